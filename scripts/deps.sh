@@ -1,0 +1,37 @@
+#!/bin/sh
+# Install every build and test dependency of bootshelf with apt-get.
+# Idempotent: when every package listed in scripts/packages/*.list is
+# already installed it only checks and returns.  Servers are installed
+# without being started (a policy-rc.d that exits 101 is put in place for
+# the duration of the install), because the tests start their own.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+pkgs=$(cat "$here"/packages/*.list | sed 's/#.*//' | tr -s ' \t' '\n\n' | grep -v '^$' | sort -u)
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+if [ -z "$missing" ]; then
+	echo "deps: all $(echo "$pkgs" | wc -l) packages present"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run as root (or: sudo make deps)" >&2
+	exit 1
+fi
+echo "deps: installing:$missing"
+prc=/usr/sbin/policy-rc.d
+made_prc=0
+if [ ! -e "$prc" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$prc"
+	chmod 755 "$prc"
+	made_prc=1
+fi
+trap 'if [ "$made_prc" = 1 ]; then rm -f "$prc"; fi' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
