@@ -41,6 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
+.SECONDARY:
 .PHONY: all deps check unit unit-asan integration demo bench install clean fuzz
 all: $(LIBA) $(PROGS) $(TOOL_BIN)
 

@@ -1,0 +1,77 @@
+"""Shared fixtures for bootshelf integration tests.
+
+Binaries come from $BS_BUILD (set by `make integration`).  Every test gets
+a private work directory (pytest's tmp_path); daemons are started with
+helpers here that wait for readiness with a deadline and are always
+stopped by PID.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BS_BUILD", os.path.join(ROOT, "build"))
+
+
+def binpath(name):
+    """Path of a built program (bootshelf, bootshelf-fs, ...) or tool."""
+    for d in (BUILD, os.path.join(BUILD, "tools")):
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(name + " not built in " + BUILD)
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(pred, timeout=10.0, proc=None, what="condition"):
+    """Poll pred() until true; fail early if proc died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("%s: process exited with %s" % (what, proc.returncode))
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def stop(proc, timeout=10):
+    """Terminate a process we started, by PID; kill if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+def have(cmd):
+    return shutil.which(cmd) is not None
+
+
+@pytest.fixture
+def bs():
+    """Run the bootshelf CLI; returns CompletedProcess (bytes stdout)."""
+    def run(*args, check=True, input=None):
+        p = subprocess.run([binpath("bootshelf")] + [str(a) for a in args],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           input=input, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError("bootshelf %s failed (%d): %s" %
+                                 (" ".join(map(str, args)), p.returncode,
+                                  p.stderr.decode(errors="replace")))
+        return p
+    return run
