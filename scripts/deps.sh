@@ -32,6 +32,6 @@ if [ ! -e "$prc" ]; then
 fi
 trap 'if [ "$made_prc" = 1 ]; then rm -f "$prc"; fi' EXIT
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
+apt-get -o DPkg::Lock::Timeout=600 update -q
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing
+apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $missing
