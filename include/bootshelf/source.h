@@ -1,0 +1,61 @@
+/*
+ * source.h - where bytes come from.
+ *
+ * A source is an open, read-only file (or later a remote object) with an
+ * identity.  It is opened once and shared by reference count: every
+ * snapshot, index and open handle that uses it holds a reference, so a
+ * file replaced on disk by rename keeps being read from the old inode
+ * until the last user lets go.  bootshelf never writes to a source.
+ */
+#ifndef BOOTSHELF_SOURCE_H
+#define BOOTSHELF_SOURCE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <bootshelf/err.h>
+
+/* What makes two versions of a file "the same": equal ids mean equal
+ * bytes as far as bootshelf can tell. */
+struct bs_source_id {
+	uint64_t dev, ino, size;
+	int64_t mtime_ns;
+};
+
+struct bs_source {
+	int fd;				/* read-only, -1 for non-file sources */
+	char *path;			/* owned; for messages */
+	struct bs_source_id id;
+	int refs;			/* atomic */
+};
+
+/**
+ * Open a local file read-only (O_CLOEXEC, never O_WRONLY).
+ * @v path  file name
+ * @v out   new source with one reference; caller drops it with
+ *          bs_source_unref()
+ * @v err   message on failure
+ * @ret 0, -errno (ENOENT, EACCES, EISDIR for a non-regular file ...)
+ */
+int bs_source_open(const char *path, struct bs_source **out,
+		   struct bs_error *err);
+
+struct bs_source *bs_source_ref(struct bs_source *s);
+void bs_source_unref(struct bs_source *s);
+
+/**
+ * Read exactly @len bytes at @off (short only at end of file).
+ * @ret bytes read (0..len), or -errno.  A source that shrank under us
+ *      reads short; the caller decides whether that is an error.
+ */
+ssize_t bs_source_pread(struct bs_source *s, void *buf, size_t len,
+			uint64_t off);
+
+/* Identity of the file now at @path (stat, not the open fd). */
+int bs_source_stat_path(const char *path, struct bs_source_id *id);
+/* Identity of the open file now (fstat): detects rewrites in place. */
+int bs_source_stat_fd(const struct bs_source *s, struct bs_source_id *id);
+int bs_source_id_equal(const struct bs_source_id *a,
+		       const struct bs_source_id *b);
+
+#endif

@@ -1,0 +1,162 @@
+/*
+ * vtree.h - the synthesized boot tree: an immutable snapshot of names and
+ * blobs built from the catalog and the ISO indexes.
+ *
+ * A snapshot never changes after it is built.  A reload builds a new one
+ * (struct bs_shelf below) and swaps a pointer; whoever holds a reference to
+ * the old snapshot (an open file, a TFTP transfer) keeps reading exactly
+ * the bytes it started with.
+ *
+ * Inode numbers are derived from the content: a directory's from its path,
+ * a file's from its path and the identity of its bytes (source identity,
+ * offsets, inline bytes).  So a file unchanged across a reload or a
+ * restart keeps its number, and a changed file gets a new one.  The root
+ * is always 1 (FUSE_ROOT_ID).
+ *
+ * Layout (see bootshelf-fs(8)):
+ *   pxelinux.cfg/default, pxelinux.cfg/01-<mac>
+ *   boot/<name>/linux, initrd, iso.cpio, initrd+iso, <name>.iso, iso/...
+ *   .bootshelf/status
+ */
+#ifndef BOOTSHELF_VTREE_H
+#define BOOTSHELF_VTREE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <bootshelf/catalog.h>
+#include <bootshelf/detect.h>
+#include <bootshelf/isoindex.h>
+#include <bootshelf/segment.h>
+
+#define BS_ROOT_INO 1
+
+struct bs_vnode {
+	uint64_t ino;			/* stable, content-derived */
+	const char *name;		/* "" for the root; owned by tree */
+	struct bs_vnode *parent;	/* root's parent is itself */
+	mode_t mode;			/* S_IFDIR 0555 / S_IFREG 0444 /
+					   S_IFLNK 0777 */
+	uint64_t size;
+	int64_t mtime;			/* seconds */
+	struct bs_blob *blob;		/* regular files; reference held */
+	const char *target;		/* symlinks */
+	struct bs_vnode **kids;		/* directories: sorted by name */
+	size_t nkids;
+	struct bs_vnode *hnext;		/* ino hash chain (internal) */
+};
+
+/* What happened to one catalog entry in this snapshot. */
+struct bs_entry_state {
+	const struct bs_cat_entry *entry;	/* borrowed from the catalog */
+	int ok;					/* in the tree */
+	char error[BS_ERRMSG_MAX];		/* why not, or a warning */
+	struct bs_bootinfo boot;		/* detected (ISO entries) */
+	struct bs_iso *iso;			/* reference, or NULL */
+	uint64_t iso_size;
+	int cpio_ok;				/* iso.cpio exists */
+};
+
+struct bs_vtree {
+	int refs;
+	uint64_t generation;		/* 1, 2, ... per shelf */
+	struct bs_catalog *cat;		/* owned */
+	struct bs_vnode *root;
+	struct bs_entry_state *states;	/* one per catalog entry */
+	size_t nstates;
+	size_t nnodes;
+	struct bs_vnode **hash;		/* ino -> node */
+	size_t hmask;
+	void *arena;			/* node storage (internal) */
+};
+
+/* Open-ISO cache: reuses the index of an ISO whose identity did not
+ * change, so a reload re-reads only what changed.  Thread-safe. */
+struct bs_isocache;
+struct bs_isocache *bs_isocache_new(void);
+void bs_isocache_free(struct bs_isocache *c);
+/**
+ * Index of the file now at @path, from the cache when its identity is
+ * unchanged.  @ret 0 with a new reference in *out, or -errno with @err.
+ */
+int bs_isocache_get(struct bs_isocache *c, const char *path,
+		    struct bs_iso **out, struct bs_error *err);
+/* Forget entries not used by any get since the last sweep. */
+void bs_isocache_sweep(struct bs_isocache *c);
+
+/**
+ * Build a snapshot from a loaded catalog.
+ * @v cat    catalog; ownership passes to the tree (also on failure)
+ * @v cache  ISO cache or NULL (then every ISO is indexed afresh)
+ * @v gen    generation number to record
+ * @v out    new tree with one reference
+ * @ret 0 or -ENOMEM.  Entries whose ISO is missing or broken are left
+ *      out of the tree and described in states[]; that is not a failure.
+ */
+int bs_vtree_build(struct bs_catalog *cat, struct bs_isocache *cache,
+		   uint64_t gen, struct bs_vtree **out);
+
+struct bs_vtree *bs_vtree_ref(struct bs_vtree *t);
+void bs_vtree_unref(struct bs_vtree *t);
+
+const struct bs_vnode *bs_vtree_root(const struct bs_vtree *t);
+/* Child @name of directory @dir ("." and ".." answered), or NULL. */
+const struct bs_vnode *bs_vtree_lookup(const struct bs_vtree *t,
+				       const struct bs_vnode *dir,
+				       const char *name);
+/* "boot/x/linux" from the root; leading '/' and empty components
+ * ignored; ".." refused (NULL). */
+const struct bs_vnode *bs_vtree_resolve(const struct bs_vtree *t,
+					const char *path);
+const struct bs_vnode *bs_vtree_by_ino(const struct bs_vtree *t,
+				       uint64_t ino);
+
+/* Read file bytes; see bs_blob_read.  -EISDIR for directories. */
+ssize_t bs_vnode_read(const struct bs_vnode *n, void *buf, size_t len,
+		      uint64_t off);
+
+/* ---- the shelf: the live snapshot and reloads ------------------------ */
+
+struct bs_shelf_stats {
+	uint64_t reloads, reload_failures;
+	uint64_t last_reload_ms;	/* duration of the last build */
+};
+
+struct bs_shelf {
+	char *catalog_path;		/* owned */
+	pthread_mutex_t lock;		/* protects cur, errors, stats */
+	struct bs_vtree *cur;		/* current snapshot, reference held */
+	struct bs_isocache *cache;
+	struct bs_diags last_diags;	/* of the last reload attempt */
+	int last_failed;		/* last reload kept the old tree */
+	struct bs_shelf_stats stats;
+	uint64_t next_gen;
+};
+
+/**
+ * Load the catalog and build the first snapshot.
+ * @ret 0, or -EINVAL (catalog errors in *diags) / -errno.  On failure
+ *      *out is NULL.
+ */
+int bs_shelf_open(const char *catalog_path, struct bs_shelf **out,
+		  struct bs_diags *diags);
+void bs_shelf_close(struct bs_shelf *s);
+/**
+ * Reload: build a new snapshot and swap it in.  An invalid catalog keeps
+ * the current snapshot and records the errors for the status file.
+ * @v old  if not NULL, receives a reference to the replaced snapshot
+ *         (so the caller can invalidate caches); NULL if kept
+ * @ret 0 if swapped, -EINVAL if the catalog was invalid, -errno.
+ */
+int bs_shelf_reload(struct bs_shelf *s, struct bs_vtree **old);
+/* Current snapshot with a new reference; caller unrefs. */
+struct bs_vtree *bs_shelf_get(struct bs_shelf *s);
+/**
+ * Render the status text (generation, each entry's state, last reload
+ * errors, counters).  @ret malloc'ed NUL-terminated text, caller frees.
+ */
+char *bs_shelf_status(struct bs_shelf *s);
+
+#endif
