@@ -45,6 +45,10 @@ struct bs_vnode {
 	const char *target;		/* symlinks */
 	struct bs_vnode **kids;		/* directories: sorted by name */
 	size_t nkids;
+	int dynamic;			/* content made at open time by the
+					   front-end: .bootshelf/status is
+					   bs_shelf_status(); blob NULL,
+					   size 0 */
 	struct bs_vnode *hnext;		/* ino hash chain (internal) */
 };
 
