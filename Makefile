@@ -17,7 +17,7 @@ SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null)
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
-WARN      = -Wall -Wextra -Werror -Wno-unused-parameter
+WARN      = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 CPPFLAGS += -Iinclude -Ilib -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
             -DFUSE_USE_VERSION=34 $(PKG_CFLAGS)
 ALLCFLAGS = -std=c11 $(WARN) $(CFLAGS) -pthread

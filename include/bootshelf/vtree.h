@@ -131,6 +131,7 @@ struct bs_shelf_stats {
 struct bs_shelf {
 	char *catalog_path;		/* owned */
 	pthread_mutex_t lock;		/* protects cur, errors, stats */
+	pthread_mutex_t reload_lock;	/* one reload at a time */
 	struct bs_vtree *cur;		/* current snapshot, reference held */
 	struct bs_isocache *cache;
 	struct bs_diags last_diags;	/* of the last reload attempt */

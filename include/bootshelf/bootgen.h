@@ -1,0 +1,55 @@
+/*
+ * bootgen.h - kernel command lines and boot-loader configs generated from
+ * catalog entries.  Pure text generation: no I/O.
+ */
+#ifndef BOOTSHELF_BOOTGEN_H
+#define BOOTSHELF_BOOTGEN_H
+
+#include <stddef.h>
+
+#include <bootshelf/catalog.h>
+#include <bootshelf/vtree.h>
+
+/* How one entry boots, paths relative to the tree root. */
+struct bs_bootline {
+	enum bs_delivery mode;		/* resolved, never AUTO */
+	char kernel[320];
+	char initrd[640];		/* comma separated */
+	char append[2048];
+	char note[256];			/* why this mode / what is missing */
+	int usable;			/* 0: no mode can work */
+};
+
+/**
+ * Work out the boot line for an entry in this snapshot.
+ * @v host_append  extra arguments of a [host], or NULL
+ */
+void bs_bootline_make(const struct bs_catalog *cat,
+		      const struct bs_entry_state *st,
+		      const char *host_append, struct bs_bootline *out);
+
+/* Why @mode can or cannot work for this entry: 1 = can, 0 = cannot, with
+ * the reason in @why. */
+int bs_delivery_check(const struct bs_catalog *cat,
+		      const struct bs_entry_state *st, enum bs_delivery mode,
+		      char *why, size_t whylen);
+
+/* Growable text buffer with a size cap; all-or-nothing on overflow. */
+struct bs_text {
+	char *buf;
+	size_t len, cap, max;
+	int failed;
+};
+void bs_text_add(struct bs_text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void bs_text_free(struct bs_text *t);
+
+/* pxelinux.cfg/default: a menu of every usable entry. */
+void bs_gen_pxelinux_menu(const struct bs_vtree *t, struct bs_text *out);
+/* pxelinux.cfg/01-<mac>: boot the host's entry. */
+void bs_gen_pxelinux_host(const struct bs_vtree *t,
+			  const struct bs_cat_host *h,
+			  const struct bs_entry_state *st,
+			  struct bs_text *out);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * bootgen.c - per-family kernel command lines for each delivery mode, and
+ * the pxelinux configs built from them.  Command lines follow the
+ * manual's per-distribution table; what a mode needs from [server] is
+ * checked here so that `inspect` and the status can say why a mode
+ * cannot work.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <bootshelf/bootgen.h>
+
+/* Tokens of the ISO's own arguments that the generated line replaces. */
+static int dropped(const char *tok, enum bs_family fam)
+{
+	static const char *const common[] = {
+		"root=", "initrd=", "BOOT_IMAGE=", "boot=", "rd.live.check",
+		"live-media=", "fetch=", "url=", "netboot=", "nfsroot=",
+		"archisolabel=", "archisosearchuuid=", "archisodevice=",
+		"iso-scan/", "findiso=", "cdrom-detect/", NULL,
+	};
+	(void)fam;
+	for (const char *const *c = common; *c; c++)
+		if (strncmp(tok, *c, strlen(*c)) == 0)
+			return 1;
+	return 0;
+}
+
+static void join(char *dst, size_t n, const char *word)
+{
+	size_t len = strlen(dst);
+	if (!word || !*word)
+		return;
+	snprintf(dst + len, n - len, "%s%s", len ? " " : "", word);
+}
+
+/* The ISO's default arguments minus what we replace. */
+static void keep_iso_args(char *dst, size_t n, const char *src,
+			  enum bs_family fam)
+{
+	char tmp[1024], *save = NULL, *tok;
+
+	snprintf(tmp, sizeof(tmp), "%s", src);
+	for (tok = strtok_r(tmp, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save))
+		if (!dropped(tok, fam))
+			join(dst, n, tok);
+}
+
+int bs_delivery_check(const struct bs_catalog *cat,
+		      const struct bs_entry_state *st, enum bs_delivery mode,
+		      char *why, size_t n)
+{
+	enum bs_family fam = st->boot.family;
+	const struct bs_cat_entry *e = st->entry;
+
+	if (e->kind == BS_ENTRY_IMAGE) {
+		snprintf(why, n, "KIWI PXE image: kernel and initrd only");
+		return mode == BS_DELIVERY_AUTO;
+	}
+	switch (mode) {
+	case BS_DELIVERY_CPIO:
+		if (!st->cpio_ok) {
+			snprintf(why, n, "ISO is 4 GiB or larger: newc cpio "
+				 "members are limited to 4 GiB - 1");
+			return 0;
+		}
+		if (fam != BS_FAM_DRACUT && fam != BS_FAM_LIVEBOOT) {
+			snprintf(why, n, "%s cannot loop-mount an ISO from "
+				 "the initramfs", bs_family_name(fam));
+			return 0;
+		}
+		snprintf(why, n, "ISO appended to the initrd (RAM: about "
+			 "2x the ISO)");
+		return 1;
+	case BS_DELIVERY_HTTP:
+		if (!cat->server.http) {
+			snprintf(why, n, "no [server] http URL");
+			return 0;
+		}
+		if (fam == BS_FAM_DEBIAN_INSTALLER || fam == BS_FAM_GENERIC ||
+		    fam == BS_FAM_NONE || fam == BS_FAM_ELTORITO) {
+			snprintf(why, n, "%s has no known HTTP root argument",
+				 bs_family_name(fam));
+			return 0;
+		}
+		snprintf(why, n, "root fetched over HTTP from [server] http");
+		return 1;
+	case BS_DELIVERY_NFS:
+		if (!cat->server.nfs) {
+			snprintf(why, n, "no [server] nfs export");
+			return 0;
+		}
+		if (fam != BS_FAM_CASPER && fam != BS_FAM_LIVEBOOT &&
+		    fam != BS_FAM_ARCHISO) {
+			snprintf(why, n, "%s has no NFS root support",
+				 bs_family_name(fam));
+			return 0;
+		}
+		snprintf(why, n, "ISO tree mounted over NFS");
+		return 1;
+	case BS_DELIVERY_AOE:
+		if (e->aoe_shelf < 0) {
+			snprintf(why, n, "no aoe = SHELF.SLOT in the entry");
+			return 0;
+		}
+		if (fam != BS_FAM_KIWI) {
+			snprintf(why, n, "only KIWI live initrds boot from "
+				 "AoE (iPXE sanboot aside)");
+			return 0;
+		}
+		snprintf(why, n, "ISO exported over AoE as e%d.%d",
+			 e->aoe_shelf, e->aoe_slot);
+		return 1;
+	case BS_DELIVERY_SANBOOT:
+		if (!st->iso || !st->iso->has_eltorito) {
+			snprintf(why, n, "no El Torito boot image");
+			return 0;
+		}
+		snprintf(why, n, "whole ISO handed to iPXE sanboot or memdisk");
+		return 1;
+	case BS_DELIVERY_AUTO:
+		break;
+	}
+	snprintf(why, n, "kernel and initrd only");
+	return fam != BS_FAM_NONE && fam != BS_FAM_ELTORITO;
+}
+
+/* Best mode per family, in order of preference. */
+static enum bs_delivery pick(const struct bs_catalog *cat,
+			     const struct bs_entry_state *st)
+{
+	static const enum bs_delivery order[][4] = {
+		[BS_FAM_DRACUT] = { BS_DELIVERY_CPIO, BS_DELIVERY_HTTP },
+		[BS_FAM_CASPER] = { BS_DELIVERY_HTTP, BS_DELIVERY_NFS },
+		[BS_FAM_LIVEBOOT] = { BS_DELIVERY_CPIO, BS_DELIVERY_HTTP,
+				      BS_DELIVERY_NFS },
+		[BS_FAM_ARCHISO] = { BS_DELIVERY_HTTP, BS_DELIVERY_NFS },
+		[BS_FAM_KIWI] = { BS_DELIVERY_AOE, BS_DELIVERY_HTTP },
+		[BS_FAM_ELTORITO] = { BS_DELIVERY_SANBOOT },
+	};
+	char why[256];
+	enum bs_family f = st->boot.family;
+
+	if ((size_t)f < sizeof(order) / sizeof(order[0]))
+		for (int i = 0; i < 4 && order[f][i]; i++)
+			if (bs_delivery_check(cat, st, order[f][i], why,
+					      sizeof(why)))
+				return order[f][i];
+	return BS_DELIVERY_AUTO;	/* kernel + initrd only */
+}
+
+static void root_args(const struct bs_catalog *cat,
+		      const struct bs_entry_state *st, enum bs_delivery m,
+		      char *a, size_t n)
+{
+	const char *name = st->entry->name, *http = cat->server.http;
+	const char *nfs = cat->server.nfs;
+	char w[1024];
+
+	switch (st->boot.family) {
+	case BS_FAM_DRACUT:
+		if (m == BS_DELIVERY_CPIO)
+			snprintf(w, sizeof(w), "root=live:/%s.iso "
+				 "rd.live.image", name);
+		else
+			snprintf(w, sizeof(w), "root=live:%s/boot/%s/%s.iso "
+				 "rd.live.image ip=dhcp rd.neednet=1", http,
+				 name, name);
+		break;
+	case BS_FAM_CASPER:
+		if (m == BS_DELIVERY_NFS)
+			snprintf(w, sizeof(w), "boot=casper netboot=nfs "
+				 "nfsroot=%s/boot/%s/iso ip=dhcp", nfs, name);
+		else
+			snprintf(w, sizeof(w), "boot=casper ip=dhcp "
+				 "url=%s/boot/%s/%s.iso", http, name, name);
+		break;
+	case BS_FAM_LIVEBOOT:
+		if (m == BS_DELIVERY_CPIO)
+			snprintf(w, sizeof(w), "boot=live live-media=/%s.iso "
+				 "live-media-offset=0", name);
+		else if (m == BS_DELIVERY_NFS)
+			snprintf(w, sizeof(w), "boot=live netboot=nfs "
+				 "nfsroot=%s/boot/%s/iso", nfs, name);
+		else
+			snprintf(w, sizeof(w), "boot=live fetch=%s/boot/%s/"
+				 "%s.iso", http, name, name);
+		break;
+	case BS_FAM_ARCHISO:
+		if (m == BS_DELIVERY_NFS)
+			snprintf(w, sizeof(w), "archisobasedir=arch "
+				 "archiso_nfs_srv=%s/boot/%s/iso", nfs, name);
+		else
+			snprintf(w, sizeof(w), "archisobasedir=arch "
+				 "archiso_http_srv=%s/boot/%s/iso/", http,
+				 name);
+		break;
+	case BS_FAM_KIWI:
+		if (m == BS_DELIVERY_AOE)
+			snprintf(w, sizeof(w), "rd.kiwi.live.pxe "
+				 "root=live:AOEINTERFACE=e%d.%d",
+				 st->entry->aoe_shelf, st->entry->aoe_slot);
+		else
+			snprintf(w, sizeof(w), "rd.kiwi.live.pxe "
+				 "root=live:%s/boot/%s/%s.iso ramdisk_size=%llu",
+				 http, name, name,
+				 (unsigned long long)(st->iso_size / 1024 + 1));
+		break;
+	default:
+		w[0] = '\0';
+	}
+	join(a, n, w);
+}
+
+void bs_bootline_make(const struct bs_catalog *cat,
+		      const struct bs_entry_state *st,
+		      const char *host_append, struct bs_bootline *out)
+{
+	const struct bs_cat_entry *e = st->entry;
+	enum bs_delivery m = e->delivery;
+	char why[256];
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->kernel, sizeof(out->kernel), "boot/%s/linux", e->name);
+	if (m == BS_DELIVERY_AUTO)
+		m = pick(cat, st);
+	out->mode = m;
+	out->usable = bs_delivery_check(cat, st, m, why, sizeof(why));
+	snprintf(out->note, sizeof(out->note), "%s%s: %s",
+		 e->delivery == BS_DELIVERY_AUTO ? "auto -> " : "",
+		 m == BS_DELIVERY_AUTO ? "kernel+initrd" : bs_delivery_name(m),
+		 why);
+	if (m == BS_DELIVERY_SANBOOT) {
+		/* pxelinux: memdisk from the underlay loads the whole ISO */
+		snprintf(out->kernel, sizeof(out->kernel), "memdisk");
+		snprintf(out->initrd, sizeof(out->initrd), "boot/%s/%s.iso",
+			 e->name, e->name);
+		snprintf(out->append, sizeof(out->append), "iso raw");
+		return;
+	}
+	snprintf(out->initrd, sizeof(out->initrd), "boot/%s/%s", e->name,
+		 m == BS_DELIVERY_CPIO ? "initrd+iso" : "initrd");
+	if (e->kind == BS_ENTRY_ISO) {
+		root_args(cat, st, m, out->append, sizeof(out->append));
+		keep_iso_args(out->append, sizeof(out->append),
+			      st->boot.append, st->boot.family);
+	}
+	join(out->append, sizeof(out->append), e->append);
+	join(out->append, sizeof(out->append), host_append);
+}
+
+static void label_block(struct bs_text *o, const struct bs_catalog *cat,
+			const struct bs_entry_state *st, const char *host_app,
+			const char *label)
+{
+	struct bs_bootline bl;
+
+	bs_bootline_make(cat, st, host_app, &bl);
+	bs_text_add(o, "LABEL %s\n", st->entry->name);
+	bs_text_add(o, "  MENU LABEL %s\n", label ? label :
+		    st->entry->label ? st->entry->label : st->entry->name);
+	bs_text_add(o, "  # %s\n", bl.note);
+	bs_text_add(o, "  KERNEL %s\n", bl.kernel);
+	bs_text_add(o, "  INITRD %s\n", bl.initrd);
+	if (bl.append[0])
+		bs_text_add(o, "  APPEND %s\n", bl.append);
+	/* BOOTIF= tells the initrd which NIC booted */
+	bs_text_add(o, "  IPAPPEND 2\n");
+}
+
+void bs_gen_pxelinux_menu(const struct bs_vtree *t, struct bs_text *o)
+{
+	const struct bs_catalog *cat = t->cat;
+	const char *def = cat->menu.def;
+
+	bs_text_add(o, "# Generated by bootshelf (generation %llu). "
+		    "Do not edit: change the catalog.\n",
+		    (unsigned long long)t->generation);
+	bs_text_add(o, "UI menu.c32\nPROMPT 0\n");
+	bs_text_add(o, "MENU TITLE %s\n",
+		    cat->menu.title ? cat->menu.title : "bootshelf");
+	bs_text_add(o, "TIMEOUT %d\n", cat->menu.timeout);
+	bs_text_add(o, "DEFAULT %s\n", def ? def : "local");
+	bs_text_add(o, "ONTIMEOUT %s\n\n", def ? def : "local");
+	for (size_t i = 0; i < t->nstates; i++) {
+		if (!t->states[i].ok)
+			continue;
+		label_block(o, cat, &t->states[i], NULL, NULL);
+		if (def && strcmp(def, t->states[i].entry->name) == 0)
+			bs_text_add(o, "  MENU DEFAULT\n");
+		bs_text_add(o, "\n");
+	}
+	bs_text_add(o, "LABEL local\n  MENU LABEL Boot from local disk\n"
+		    "  LOCALBOOT 0\n");
+}
+
+void bs_gen_pxelinux_host(const struct bs_vtree *t,
+			  const struct bs_cat_host *h,
+			  const struct bs_entry_state *st, struct bs_text *o)
+{
+	bs_text_add(o, "# Generated by bootshelf (generation %llu) for "
+		    "%02x:%02x:%02x:%02x:%02x:%02x.\n",
+		    (unsigned long long)t->generation, h->mac[0], h->mac[1],
+		    h->mac[2], h->mac[3], h->mac[4], h->mac[5]);
+	bs_text_add(o, "DEFAULT %s\nPROMPT 0\nTIMEOUT 0\n\n",
+		    st->entry->name);
+	label_block(o, t->cat, st, h->append, h->label);
+}

@@ -1,0 +1,124 @@
+/*
+ * source.c - local file sources: opened once read-only, shared by
+ * reference count, read with pread.  Remote sources are not here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bootshelf/source.h>
+
+static void id_from_stat(const struct stat *st, struct bs_source_id *id)
+{
+	id->dev = (uint64_t)st->st_dev;
+	id->ino = (uint64_t)st->st_ino;
+	id->size = (uint64_t)st->st_size;
+	id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000LL +
+		       st->st_mtim.tv_nsec;
+}
+
+int bs_source_open(const char *path, struct bs_source **out,
+		   struct bs_error *err)
+{
+	struct bs_source *s;
+	struct stat st;
+	int fd, rc;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return bs_error_set(err, -errno, "%s: %s", path,
+				    strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = bs_error_set(err, -errno, "%s: %s", path,
+				  strerror(errno));
+		goto err_fd;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = bs_error_set(err, S_ISDIR(st.st_mode) ? -EISDIR :
+				  -EINVAL, "%s: not a regular file", path);
+		goto err_fd;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		rc = bs_error_set(err, -ENOMEM, "%s: out of memory", path);
+		goto err_fd;
+	}
+	s->fd = fd;
+	s->refs = 1;
+	id_from_stat(&st, &s->id);
+	*out = s;
+	return 0;
+
+err_fd:
+	close(fd);
+	return rc;
+}
+
+struct bs_source *bs_source_ref(struct bs_source *s)
+{
+	if (s)
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+void bs_source_unref(struct bs_source *s)
+{
+	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->path);
+	free(s);
+}
+
+ssize_t bs_source_pread(struct bs_source *s, void *buf, size_t len,
+			uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(s->fd, (char *)buf + done, len - done,
+				  (off_t)(off + done));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int bs_source_stat_path(const char *path, struct bs_source_id *id)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	id_from_stat(&st, id);
+	return 0;
+}
+
+int bs_source_stat_fd(const struct bs_source *s, struct bs_source_id *id)
+{
+	struct stat st;
+
+	if (fstat(s->fd, &st) < 0)
+		return -errno;
+	id_from_stat(&st, id);
+	return 0;
+}
+
+int bs_source_id_equal(const struct bs_source_id *a,
+		       const struct bs_source_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_ns == b->mtime_ns;
+}

@@ -1,0 +1,287 @@
+/*
+ * vtree_entry.c - the per-entry part of the tree, boot/<name>/..., and the
+ * generated config files.
+ *
+ * Every file here is a blob over the ISO (or the image's files): the
+ * kernel and initrd in place, iso.cpio = newc header + the ISO + pad +
+ * trailer, initrd+iso = initrd + zero pad to 4 + iso.cpio (what
+ * livecd-iso-to-pxeboot builds, without copying).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <bootshelf/bootgen.h>
+#include <bootshelf/cpio.h>
+#include <bootshelf/vtree.h>
+
+#include "vtree_i.h"
+
+/* The ISO as one newc member "<name>.iso", then TRAILER!!!. */
+static void add_iso_cpio(struct bs_blob_builder *b, struct bs_source *src,
+			 const char *name)
+{
+	uint8_t hdr[BS_CPIO_HDR + BS_NAME_MAX + 8];
+	char member[BS_NAME_MAX + 8];
+	uint64_t size = src->id.size;
+	size_t n;
+
+	snprintf(member, sizeof(member), "%s.iso", name);
+	n = bs_cpio_header(hdr, member, 0100444, size, 1,
+			   (uint32_t)(src->id.mtime_ns / 1000000000LL));
+	bs_blob_add_bytes(b, hdr, n);
+	bs_blob_add_source(b, src, 0, size);
+	bs_blob_add_zero(b, bs_cpio_pad(size));
+	n = bs_cpio_header(hdr, "TRAILER!!!", 0, 0, 0, 0);
+	bs_blob_add_bytes(b, hdr, n);
+}
+
+static int finish_file(struct bs_vtree *t, struct bs_vnode *dir,
+		       const char *name, struct bs_blob_builder *b)
+{
+	struct bs_blob *blob;
+
+	if (bs_blob_finish(b, &blob) < 0)
+		return -ENOMEM;
+	return bs_vt_file(t, dir, name, blob) ? 0 : -ENOMEM;
+}
+
+/* The ISO's own file tree under @dir. */
+static int add_iso_tree(struct bs_vtree *t, struct bs_vnode *dir,
+			const struct bs_iso *iso,
+			const struct bs_iso_node *in)
+{
+	for (size_t i = 0; i < in->nkids; i++) {
+		const struct bs_iso_node *k = in->kids[i];
+		struct bs_vnode *n;
+
+		if (S_ISDIR(k->mode)) {
+			if (!(n = bs_vt_dir(t, dir, k->name)))
+				continue;	/* name clash: first wins */
+			n->mtime = k->mtime;
+			if (add_iso_tree(t, n, iso, k) < 0)
+				return -ENOMEM;
+		} else if (S_ISLNK(k->mode)) {
+			if (!(n = bs_vt_node(t, dir, k->name, k->mode)))
+				return -ENOMEM;
+			if (!(n->target = strdup(k->target)))
+				return -ENOMEM;
+			n->size = strlen(k->target);
+			n->mtime = k->mtime;
+		} else {
+			struct bs_blob_builder b = { 0 };
+			struct bs_blob *blob;
+			bs_iso_add_file(&b, iso, k);
+			if (bs_blob_finish(&b, &blob) < 0)
+				return -ENOMEM;
+			if ((n = bs_vt_file(t, dir, k->name, blob)))
+				n->mtime = k->mtime;
+		}
+	}
+	return 0;
+}
+
+/* Initrds from the ISO, each padded to 4 bytes so the next archive
+ * starts aligned, as pxelinux and the kernel expect. */
+static void add_initrds(struct bs_blob_builder *b, const struct bs_iso *iso,
+			const struct bs_bootinfo *bi)
+{
+	for (size_t i = 0; i < bi->ninitrd; i++) {
+		const struct bs_iso_node *n = bs_iso_lookup(iso, bi->initrd[i]);
+		if (!n)
+			continue;
+		bs_iso_add_file(b, iso, n);
+		bs_blob_add_zero(b, bs_cpio_pad(n->size));
+	}
+}
+
+static int add_iso_entry(struct bs_vtree *t, struct bs_isocache *cache,
+			 struct bs_entry_state *st)
+{
+	const struct bs_cat_entry *e = st->entry;
+	struct bs_blob_builder b = { 0 };
+	struct bs_error err = { 0 };
+	struct bs_vnode *boot, *dir, *iso_dir;
+	struct bs_iso *iso;
+	char fname[BS_NAME_MAX + 8];
+	int rc;
+
+	if (!e->path) {
+		snprintf(st->error, sizeof(st->error), "remote ISOs (url=) "
+			 "are not supported by this build");
+		return 0;
+	}
+	rc = cache ? bs_isocache_get(cache, e->path, &iso, &err) : -ENOENT;
+	if (!cache) {
+		struct bs_source *src;
+		if ((rc = bs_source_open(e->path, &src, &err)) == 0) {
+			rc = bs_iso_open(src, &iso, &err);
+			if (rc < 0)
+				bs_error_prefix(&err, "%s", e->path);
+			bs_source_unref(src);
+		}
+	}
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			return rc;
+		snprintf(st->error, sizeof(st->error), "%s", err.msg);
+		return 0;
+	}
+	st->iso = iso;
+	st->iso_size = iso->image_size;
+	bs_detect(iso, &st->boot);
+	/* catalog overrides of what detection found */
+	if (e->kernel)
+		snprintf(st->boot.kernel, sizeof(st->boot.kernel), "%s",
+			 e->kernel[0] == '/' ? e->kernel + 1 : e->kernel);
+	if (e->initrd) {
+		char tmp[1024], *save = NULL, *tok;
+		snprintf(tmp, sizeof(tmp), "%s", e->initrd);
+		st->boot.ninitrd = 0;
+		for (tok = strtok_r(tmp, ",", &save);
+		     tok && st->boot.ninitrd < BS_MAX_INITRDS;
+		     tok = strtok_r(NULL, ",", &save))
+			snprintf(st->boot.initrd[st->boot.ninitrd++],
+				 sizeof(st->boot.initrd[0]), "%s",
+				 tok[0] == '/' ? tok + 1 : tok);
+	}
+	if (!(boot = bs_vt_dir(t, t->root, "boot")) ||
+	    !(dir = bs_vt_dir(t, boot, e->name)) ||
+	    !(iso_dir = bs_vt_dir(t, dir, "iso")))
+		return -ENOMEM;
+	st->ok = 1;
+
+	snprintf(fname, sizeof(fname), "%s.iso", e->name);
+	bs_blob_add_source(&b, iso->src, 0, iso->image_size);
+	if ((rc = finish_file(t, dir, fname, &b)) < 0)
+		return rc;
+	if ((rc = add_iso_tree(t, iso_dir, iso, iso->root)) < 0)
+		return rc;
+
+	if (st->boot.kernel[0]) {
+		const struct bs_iso_node *k = bs_iso_lookup(iso,
+							    st->boot.kernel);
+		if (!k || !S_ISREG(k->mode)) {
+			snprintf(st->error, sizeof(st->error),
+				 "kernel %s not found in the ISO",
+				 st->boot.kernel);
+		} else {
+			bs_iso_add_file(&b, iso, k);
+			if ((rc = finish_file(t, dir, "linux", &b)) < 0)
+				return rc;
+		}
+	}
+	if (st->boot.ninitrd) {
+		add_initrds(&b, iso, &st->boot);
+		if ((rc = finish_file(t, dir, "initrd", &b)) < 0)
+			return rc;
+	}
+	if (iso->image_size > BS_CPIO_MAX_FILE) {
+		snprintf(st->error, sizeof(st->error), "ISO is %llu bytes: "
+			 "over the 4 GiB newc cpio limit, so no iso.cpio or "
+			 "initrd+iso", (unsigned long long)iso->image_size);
+		return 0;
+	}
+	st->cpio_ok = 1;
+	add_iso_cpio(&b, iso->src, e->name);
+	if ((rc = finish_file(t, dir, "iso.cpio", &b)) < 0)
+		return rc;
+	if (st->boot.ninitrd) {
+		add_initrds(&b, iso, &st->boot);
+		add_iso_cpio(&b, iso->src, e->name);
+		if ((rc = finish_file(t, dir, "initrd+iso", &b)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* [image NAME]: kernel and initrd from local files, the root image under
+ * image/. */
+static int add_image_entry(struct bs_vtree *t, struct bs_entry_state *st)
+{
+	const struct bs_cat_entry *e = st->entry;
+	const char *paths[3] = { e->kernel, e->initrd, e->image };
+	const char *names[3] = { "linux", "initrd", e->name };
+	struct bs_source *src[3] = { 0 };
+	struct bs_error err = { 0 };
+	struct bs_vnode *dir[3];
+	int rc = 0;
+
+	for (int i = 0; i < 3; i++) {
+		if (!paths[i] || bs_source_open(paths[i], &src[i], &err) < 0) {
+			snprintf(st->error, sizeof(st->error), "%s",
+				 paths[i] ? err.msg : "missing file");
+			goto out;
+		}
+	}
+	struct bs_vnode *boot = bs_vt_dir(t, t->root, "boot");
+	dir[0] = dir[1] = boot ? bs_vt_dir(t, boot, e->name) : NULL;
+	dir[2] = bs_vt_dir(t, t->root, "image");
+	if (!dir[0] || !dir[2]) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		struct bs_blob_builder b = { 0 };
+		bs_blob_add_source(&b, src[i], 0, src[i]->id.size);
+		rc = finish_file(t, dir[i], names[i], &b);
+	}
+	st->ok = rc == 0;
+	st->boot.family = BS_FAM_GENERIC;
+	snprintf(st->boot.why, sizeof(st->boot.why), "KIWI PXE image");
+out:
+	for (int i = 0; i < 3; i++)
+		bs_source_unref(src[i]);
+	return rc;
+}
+
+int bs_vt_add_entry(struct bs_vtree *t, struct bs_isocache *cache,
+		    struct bs_entry_state *st)
+{
+	if (st->entry->kind == BS_ENTRY_IMAGE)
+		return add_image_entry(t, st);
+	return add_iso_entry(t, cache, st);
+}
+
+static const struct bs_entry_state *state_of(const struct bs_vtree *t,
+					     const char *name)
+{
+	for (size_t i = 0; i < t->nstates; i++)
+		if (strcmp(t->states[i].entry->name, name) == 0)
+			return &t->states[i];
+	return NULL;
+}
+
+int bs_vt_add_configs(struct bs_vtree *t)
+{
+	struct bs_vnode *pxe, *meta, *n;
+	struct bs_text txt = { 0 };
+
+	if (!(pxe = bs_vt_dir(t, t->root, "pxelinux.cfg")))
+		return -ENOMEM;
+	bs_gen_pxelinux_menu(t, &txt);
+	if (!bs_vt_text(t, pxe, "default", &txt))
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cat->nhosts; i++) {
+		const struct bs_cat_host *h = &t->cat->hosts[i];
+		const struct bs_entry_state *st = state_of(t, h->boot);
+		char name[32];
+
+		/* A host whose entry is broken falls back to the menu. */
+		if (!st || !st->ok)
+			continue;
+		snprintf(name, sizeof(name),
+			 "01-%02x-%02x-%02x-%02x-%02x-%02x", h->mac[0],
+			 h->mac[1], h->mac[2], h->mac[3], h->mac[4], h->mac[5]);
+		memset(&txt, 0, sizeof(txt));
+		bs_gen_pxelinux_host(t, h, st, &txt);
+		if (!bs_vt_text(t, pxe, name, &txt) && txt.failed)
+			return -ENOMEM;
+	}
+	if (!(meta = bs_vt_dir(t, t->root, ".bootshelf")) ||
+	    !(n = bs_vt_node(t, meta, "status", S_IFREG | 0444)))
+		return -ENOMEM;
+	n->dynamic = 1;
+	return 0;
+}
