@@ -1,0 +1,690 @@
+/*
+ * catalog.c - what the catalog's sections and keys mean: builds a
+ * struct bs_catalog from the raw sections of one or more files (main
+ * file, then drop-ins), checks every value and every cross reference,
+ * and reports each problem with FILE:LINE.  Also the catalog's
+ * destructor and look-ups.
+ *
+ * Left out: reading files (catalog_load.c), INI syntax (catalog_ini.c),
+ * whether ISO files exist (the tree builder reports that).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog_i.h"
+
+enum sect_type { S_SERVER, S_MENU, S_ISO, S_IMAGE, S_HOST };
+static const char *const sect_names[] = { "server", "menu", "iso", "image",
+					  "host", NULL };
+
+enum vkind {
+	V_TEXT,		/* anything printable */
+	V_WORD,		/* no white space */
+	V_ABS,		/* absolute local path */
+	V_URL,		/* http:// or https:// */
+	V_NFS,		/* HOST:/path */
+	V_IFNAME,	/* network interface name */
+	V_REF,		/* entry name, checked once everything is read */
+	V_DELIVERY, V_AOE, V_SHA256, V_TIMEOUT,
+};
+
+struct keydef {
+	const char *key;
+	enum vkind kind;
+	size_t off;		/* of the char * (or int) in the target */
+	int empty_ok;
+};
+
+#define E(f) offsetof(struct bs_cat_entry, f)
+#define H(f) offsetof(struct bs_cat_host, f)
+#define C(f) offsetof(struct bs_catalog, f)
+static const struct keydef iso_keys[] = {
+	{ "path", V_ABS, E(path), 0 },	{ "url", V_URL, E(url), 0 },
+	{ "label", V_TEXT, E(label), 1 },
+	{ "delivery", V_DELIVERY, E(delivery), 0 },
+	{ "append", V_TEXT, E(append), 1 },
+	{ "aoe", V_AOE, E(aoe_shelf), 0 },
+	{ "sha256", V_SHA256, E(sha256), 0 },
+	{ "kernel", V_TEXT, E(kernel), 0 },
+	{ "initrd", V_TEXT, E(initrd), 0 },
+	{ NULL, 0, 0, 0 },
+};
+static const struct keydef image_keys[] = {
+	{ "kernel", V_ABS, E(kernel), 0 }, { "initrd", V_ABS, E(initrd), 0 },
+	{ "image", V_ABS, E(image), 0 },   { "label", V_TEXT, E(label), 1 },
+	{ "append", V_TEXT, E(append), 1 },
+	{ NULL, 0, 0, 0 },
+};
+static const struct keydef host_keys[] = {
+	{ "boot", V_REF, H(boot), 0 },	{ "append", V_TEXT, H(append), 1 },
+	{ "label", V_TEXT, H(label), 1 },
+	{ NULL, 0, 0, 0 },
+};
+static const struct keydef server_keys[] = {
+	{ "address", V_WORD, C(server.address), 0 },
+	{ "http", V_URL, C(server.http), 0 },
+	{ "nfs", V_NFS, C(server.nfs), 0 },
+	{ "tftp", V_WORD, C(server.tftp), 0 },
+	{ "aoe_interface", V_IFNAME, C(server.aoe_interface), 0 },
+	{ NULL, 0, 0, 0 },
+};
+static const struct keydef menu_keys[] = {
+	{ "title", V_TEXT, C(menu.title), 1 },
+	{ "timeout", V_TIMEOUT, C(menu.timeout), 0 },
+	{ "default", V_REF, C(menu.def), 0 },
+	{ NULL, 0, 0, 0 },
+};
+#undef E
+#undef H
+#undef C
+
+/* State of one build.  File names are borrowed from the sources. */
+struct build {
+	struct bs_catalog *cat;
+	struct bs_diags *d;
+	const char *file;	/* file being read */
+	int oom;
+	const char *server_file, *menu_file;
+	int server_line, menu_line;
+	int def_line;		/* [menu] default */
+	const char *def_file;
+	int *boot_line;		/* per host: line of its boot key */
+	size_t boot_cap;
+};
+
+#define ERR(b, line, ...) \
+	bs_diags_add((b)->d, BS_DIAG_ERROR, (b)->file, (line), __VA_ARGS__)
+#define WARN(b, line, ...) \
+	bs_diags_add((b)->d, BS_DIAG_WARNING, (b)->file, (line), __VA_ARGS__)
+
+static char *bdup(struct build *b, const char *s)
+{
+	char *v = strdup(s);
+
+	if (!v)
+		b->oom = 1;
+	return v;
+}
+
+static int all_digits(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* "SHELF.SLOT", shelf 0..65534, slot 0..254 (65535 and 255 are the AoE
+ * broadcast values). */
+static int parse_aoe(const char *v, int *shelf, int *slot)
+{
+	char buf[16];
+	char *dot;
+
+	if (strlen(v) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, v);
+	dot = strchr(buf, '.');
+	if (!dot)
+		return -EINVAL;
+	*dot = '\0';
+	if (!all_digits(buf, 5) || !all_digits(dot + 1, 3))
+		return -EINVAL;
+	*shelf = atoi(buf);
+	*slot = atoi(dot + 1);
+	if (*shelf > 65534 || *slot > 254)
+		return -EINVAL;
+	return 0;
+}
+
+static int has_space(const char *v)
+{
+	return strpbrk(v, " \t\v\f\r") != NULL;
+}
+
+/* Check @v for @k and store it at @base + k->off.  0 or -EINVAL. */
+static int set_value(struct build *b, const struct keydef *k, char *base,
+		     const char *v, int line)
+{
+	char **sp = (char **)(base + k->off);
+	int *ip = (int *)(base + k->off);
+
+	for (const char *p = v; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f) {
+			ERR(b, line, "control character in value of '%s'",
+			    k->key);
+			return -EINVAL;
+		}
+	if (!*v && !k->empty_ok) {
+		ERR(b, line, "empty value for '%s'", k->key);
+		return -EINVAL;
+	}
+	switch (k->kind) {
+	case V_WORD:
+		if (has_space(v)) {
+			ERR(b, line, "'%s' must not contain spaces", k->key);
+			return -EINVAL;
+		}
+		break;
+	case V_ABS:
+		if (v[0] != '/') {
+			ERR(b, line, "'%s' must be an absolute path, not "
+			    "'%.64s'", k->key, v);
+			return -EINVAL;
+		}
+		break;
+	case V_URL:
+		if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) ||
+		    has_space(v)) {
+			ERR(b, line, "'%s' must be an http:// or https:// URL, "
+			    "not '%.64s'", k->key, v);
+			return -EINVAL;
+		}
+		break;
+	case V_NFS: {
+		const char *c = strstr(v, ":/");
+		if (!c || c == v || has_space(v)) {
+			ERR(b, line, "'%s' must be HOST:/export/path, not "
+			    "'%.64s'", k->key, v);
+			return -EINVAL;
+		}
+		break;
+	}
+	case V_IFNAME:
+		if (strlen(v) > 15 || strchr(v, '/') || has_space(v) ||
+		    !strcmp(v, ".") || !strcmp(v, "..")) {
+			ERR(b, line, "'%.64s' is not a network interface name",
+			    v);
+			return -EINVAL;
+		}
+		break;
+	case V_DELIVERY:
+		if (bs_delivery_parse(v, (enum bs_delivery *)ip)) {
+			ERR(b, line, "unknown delivery '%.64s' (expected auto, "
+			    "cpio, http, nfs, aoe or sanboot)", v);
+			return -EINVAL;
+		}
+		return 0;
+	case V_AOE: {
+		int shelf, slot;
+		if (parse_aoe(v, &shelf, &slot)) {
+			ERR(b, line, "bad aoe '%.64s' (expected SHELF.SLOT, "
+			    "shelf 0-65534, slot 0-254)", v);
+			return -EINVAL;
+		}
+		ip[0] = shelf;	/* aoe_shelf, then aoe_slot */
+		ip[1] = slot;
+		return 0;
+	}
+	case V_TIMEOUT:
+		if (!all_digits(v, 5) || atoi(v) > 36000) {
+			ERR(b, line, "bad timeout '%.64s' (tenths of a second, "
+			    "0-36000)", v);
+			return -EINVAL;
+		}
+		*ip = atoi(v);
+		return 0;
+	case V_SHA256:
+		if (strlen(v) != 64 || strspn(v, "0123456789abcdefABCDEF")
+					   != 64) {
+			ERR(b, line, "sha256 must be 64 hex digits");
+			return -EINVAL;
+		}
+		break;
+	case V_TEXT:
+	case V_REF:
+		break;
+	}
+	free(*sp);
+	*sp = bdup(b, v);
+	if (*sp && k->kind == V_SHA256)
+		for (char *p = *sp; *p; p++)
+			if (*p >= 'A' && *p <= 'F')
+				*p = (char)(*p - 'A' + 'a');
+	return 0;
+}
+
+static void add_extra(struct build *b, struct bs_kv **v, size_t *n,
+		      const struct bs_ini_kv *kv)
+{
+	struct bs_kv *nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!nv) {
+		b->oom = 1;
+		return;
+	}
+	*v = nv;
+	nv[*n].key = bdup(b, kv->key);
+	nv[*n].value = bdup(b, kv->value);
+	(*n)++;
+}
+
+/* Apply every key of @sec; pass-through keys go to @extra if given. */
+static void apply_keys(struct build *b, const struct bs_ini_sect *sec,
+		       const struct keydef *keys, char *base,
+		       struct bs_kv **extra, size_t *nextra)
+{
+	const char *names[16];
+	size_t nk = 0;
+
+	for (const struct keydef *k = keys; k->key; k++)
+		names[nk++] = k->key;
+	names[nk] = NULL;
+	for (size_t i = 0; i < sec->nkv; i++) {
+		const struct bs_ini_kv *kv = &sec->kv[i];
+		const struct keydef *k;
+		const char *sug;
+		size_t j;
+
+		if (!kv->key[0]) {
+			ERR(b, kv->line, "missing key name before '='");
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (!strcmp(sec->kv[j].key, kv->key))
+				break;
+		if (j < i) {
+			ERR(b, kv->line, "duplicate key '%.64s' (first at "
+			    "line %d)", kv->key, sec->kv[j].line);
+			continue;
+		}
+		for (k = keys; k->key && strcmp(k->key, kv->key); k++)
+			;
+		if (k->key) {
+			set_value(b, k, base, kv->value, kv->line);
+			continue;
+		}
+		if (extra && bs_cat_passthrough_key(kv->key)) {
+			add_extra(b, extra, nextra, kv);
+			continue;
+		}
+		sug = bs_cat_suggest(kv->key, names);
+		if (sug)
+			ERR(b, kv->line, "unknown key '%.64s'; did you mean "
+			    "'%s'?", kv->key, sug);
+		else
+			ERR(b, kv->line, "unknown key '%.64s'%s", kv->key,
+			    bs_cat_passthrough_key(kv->key) ?
+			    " (upper-case pass-through keys belong in "
+			    "[image] and [host])" : "");
+	}
+}
+
+static struct bs_cat_entry *find_entry(struct bs_catalog *cat,
+				       const char *name)
+{
+	for (size_t i = 0; i < cat->nentries; i++)
+		if (!strcmp(cat->entries[i].name, name))
+			return &cat->entries[i];
+	return NULL;
+}
+
+/* Line of the first @key of @sec, or 0. */
+static int has_key(const struct bs_ini_sect *sec, const char *key)
+{
+	for (size_t i = 0; i < sec->nkv; i++)
+		if (!strcmp(sec->kv[i].key, key))
+			return sec->kv[i].line;
+	return 0;
+}
+
+/* Checks of a whole [iso]; a key with a bad value was reported already,
+ * so presence is judged by the keys written, not by the values kept. */
+static void check_iso(struct build *b, const struct bs_ini_sect *sec,
+		      struct bs_cat_entry *e)
+{
+	int path = has_key(sec, "path"), url = has_key(sec, "url");
+
+	if (!path && !url)
+		ERR(b, e->line, "[iso %s] needs 'path' or 'url'", e->name);
+	if (path && url)
+		ERR(b, e->line, "[iso %s] has both 'path' and 'url'; keep "
+		    "one", e->name);
+	if (e->delivery == BS_DELIVERY_AOE && !has_key(sec, "aoe"))
+		ERR(b, e->line, "[iso %s] has delivery = aoe but no 'aoe = "
+		    "SHELF.SLOT'", e->name);
+	if (e->aoe_shelf < 0)
+		return;
+	for (size_t i = 0; i + 1 < b->cat->nentries; i++) {
+		struct bs_cat_entry *o = &b->cat->entries[i];
+		if (o->aoe_shelf == e->aoe_shelf && o->aoe_slot == e->aoe_slot) {
+			ERR(b, has_key(sec, "aoe"), "aoe %d.%d of [iso %s] is "
+			    "already used by [iso %s] at %s:%d", e->aoe_shelf,
+			    e->aoe_slot, e->name, o->name, o->file, o->line);
+			break;
+		}
+	}
+}
+
+static void check_image(struct build *b, const struct bs_ini_sect *sec,
+			struct bs_cat_entry *e)
+{
+	static const char *const need[] = { "kernel", "initrd", "image" };
+
+	for (size_t i = 0; i < 3; i++)
+		if (!has_key(sec, need[i]))
+			ERR(b, e->line, "[image %s] needs '%s'", e->name,
+			    need[i]);
+}
+
+static void do_entry(struct build *b, const struct bs_ini_sect *sec,
+		     enum sect_type t, const char *name)
+{
+	struct bs_catalog *cat = b->cat;
+	struct bs_cat_entry *e, *nv;
+	const char *tn = sect_names[t];
+
+	if (!bs_name_valid(name)) {
+		ERR(b, sec->line, "bad entry name '%.64s' in [%s] (1-%d of "
+		    "A-Z a-z 0-9 . _ -, not starting with . or -)", name, tn,
+		    BS_NAME_MAX - 1);
+		return;
+	}
+	e = find_entry(cat, name);
+	if (e) {
+		const char *ot = e->kind == BS_ENTRY_ISO ? "iso" : "image";
+		if (!strcmp(ot, tn))
+			ERR(b, sec->line, "duplicate section [%s %s] (first "
+			    "at %s:%d)", tn, name, e->file, e->line);
+		else
+			ERR(b, sec->line, "name '%s' is already used by [%s "
+			    "%s] at %s:%d", name, ot, name, e->file, e->line);
+		return;
+	}
+	nv = realloc(cat->entries, (cat->nentries + 1) * sizeof(*nv));
+	if (!nv) {
+		b->oom = 1;
+		return;
+	}
+	cat->entries = nv;
+	e = &nv[cat->nentries++];
+	memset(e, 0, sizeof(*e));
+	e->kind = t == S_ISO ? BS_ENTRY_ISO : BS_ENTRY_IMAGE;
+	e->aoe_shelf = e->aoe_slot = -1;
+	e->name = bdup(b, name);
+	e->file = bdup(b, b->file);
+	e->line = sec->line;
+	if (!e->name || !e->file) {
+		/* keep the list free of NULL names for find_entry() */
+		free(e->name);
+		free(e->file);
+		cat->nentries--;
+		return;
+	}
+	if (t == S_ISO) {
+		apply_keys(b, sec, iso_keys, (char *)e, NULL, NULL);
+		check_iso(b, sec, e);
+	} else {
+		apply_keys(b, sec, image_keys, (char *)e, &e->extra,
+			   &e->nextra);
+		check_image(b, sec, e);
+	}
+}
+
+static void do_host(struct build *b, const struct bs_ini_sect *sec,
+		    const char *name)
+{
+	struct bs_catalog *cat = b->cat;
+	struct bs_cat_host *h, *nv;
+	uint8_t mac[6];
+	char ms[18];
+
+	if (bs_mac_parse(name, mac)) {
+		ERR(b, sec->line, "bad MAC address '%.64s' in [host] "
+		    "(expected e.g. 52:54:00:12:34:56)", name);
+		return;
+	}
+	bs_mac_format(mac, ms);
+	for (size_t i = 0; i < cat->nhosts; i++)
+		if (!memcmp(cat->hosts[i].mac, mac, 6)) {
+			ERR(b, sec->line, "duplicate section [host %s] (first "
+			    "at %s:%d)", ms, cat->hosts[i].file,
+			    cat->hosts[i].line);
+			return;
+		}
+	if (cat->nhosts == b->boot_cap) {
+		size_t ncap = b->boot_cap ? b->boot_cap * 2 : 8;
+		int *bl = realloc(b->boot_line, ncap * sizeof(*bl));
+		if (!bl) {
+			b->oom = 1;
+			return;
+		}
+		b->boot_line = bl;
+		b->boot_cap = ncap;
+	}
+	nv = realloc(cat->hosts, (cat->nhosts + 1) * sizeof(*nv));
+	if (!nv) {
+		b->oom = 1;
+		return;
+	}
+	cat->hosts = nv;
+	h = &nv[cat->nhosts];
+	memset(h, 0, sizeof(*h));
+	memcpy(h->mac, mac, 6);
+	h->file = bdup(b, b->file);
+	if (!h->file)
+		return;
+	h->line = sec->line;
+	b->boot_line[cat->nhosts++] = sec->line;
+	apply_keys(b, sec, host_keys, (char *)h, &h->extra, &h->nextra);
+	for (size_t i = 0; i < sec->nkv; i++)
+		if (!strcmp(sec->kv[i].key, "boot")) {
+			b->boot_line[cat->nhosts - 1] = sec->kv[i].line;
+			break;
+		}
+	if (!has_key(sec, "boot"))
+		ERR(b, sec->line, "[host %s] needs 'boot'", ms);
+}
+
+/* [server] and [menu]: at most one of each in the whole catalog. */
+static void do_single(struct build *b, const struct bs_ini_sect *sec,
+		      enum sect_type t, const char *name)
+{
+	const char **file = t == S_SERVER ? &b->server_file : &b->menu_file;
+	int *line = t == S_SERVER ? &b->server_line : &b->menu_line;
+
+	if (*name) {
+		ERR(b, sec->line, "[%s] takes no name", sect_names[t]);
+		return;
+	}
+	if (*file) {
+		ERR(b, sec->line, "duplicate section [%s] (first at %s:%d)",
+		    sect_names[t], *file, *line);
+		return;
+	}
+	*file = b->file;
+	*line = sec->line;
+	if (!sec->nkv)
+		WARN(b, sec->line, "empty section [%s]", sect_names[t]);
+	apply_keys(b, sec, t == S_SERVER ? server_keys : menu_keys,
+		   (char *)b->cat, NULL, NULL);
+	if (t == S_MENU)
+		for (size_t i = 0; i < sec->nkv; i++)
+			if (!strcmp(sec->kv[i].key, "default")) {
+				b->def_line = sec->kv[i].line;
+				b->def_file = b->file;
+				break;
+			}
+}
+
+static void do_section(struct build *b, const struct bs_ini_sect *sec)
+{
+	char *buf = bdup(b, sec->header), *type, *name;
+	const char *sug;
+	size_t t;
+
+	if (!buf)
+		return;
+	bs_ini_split_header(buf, &type, &name);
+	for (t = 0; sect_names[t] && strcmp(sect_names[t], type); t++)
+		;
+	if (!sect_names[t]) {
+		sug = bs_cat_suggest(type, sect_names);
+		if (sug)
+			ERR(b, sec->line, "unknown section type '%.64s'; did "
+			    "you mean '%s'?", type, sug);
+		else
+			ERR(b, sec->line, "unknown section type '%.64s' "
+			    "(expected server, menu, iso, image or host)",
+			    type);
+	} else if (t == S_SERVER || t == S_MENU) {
+		do_single(b, sec, (enum sect_type)t, name);
+	} else if (!*name) {
+		ERR(b, sec->line, "[%s] needs a %s", type,
+		    t == S_HOST ? "MAC address" : "name");
+	} else if (t == S_HOST) {
+		do_host(b, sec, name);
+	} else {
+		do_entry(b, sec, (enum sect_type)t, name);
+	}
+	free(buf);
+}
+
+/* Checks that need the whole catalog: references and server settings. */
+static void cross_check(struct build *b)
+{
+	struct bs_catalog *cat = b->cat;
+
+	if (cat->menu.def && !find_entry(cat, cat->menu.def)) {
+		b->file = b->def_file;
+		ERR(b, b->def_line, "default '%.64s': no such entry",
+		    cat->menu.def);
+	}
+	for (size_t i = 0; i < cat->nhosts; i++) {
+		struct bs_cat_host *h = &cat->hosts[i];
+		if (h->boot && !find_entry(cat, h->boot)) {
+			b->file = h->file;
+			ERR(b, b->boot_line[i], "boot '%.64s': no such entry",
+			    h->boot);
+		}
+	}
+	for (size_t i = 0; i < cat->nentries; i++) {
+		struct bs_cat_entry *e = &cat->entries[i];
+		b->file = e->file;
+		if (e->delivery == BS_DELIVERY_HTTP && !cat->server.http)
+			WARN(b, e->line, "[iso %s] has delivery = http but "
+			     "[server] has no 'http'", e->name);
+		if (e->delivery == BS_DELIVERY_NFS && !cat->server.nfs)
+			WARN(b, e->line, "[iso %s] has delivery = nfs but "
+			     "[server] has no 'nfs'", e->name);
+	}
+	if (!cat->menu.title)
+		cat->menu.title = bdup(b, "bootshelf");
+}
+
+int bs_catalog_build(const char *path, const struct bs_cat_src *src,
+		     size_t nsrc, struct bs_catalog **out,
+		     struct bs_diags *d)
+{
+	struct bs_diags local = { 0 };
+	struct build b = { .d = d ? d : &local };
+	size_t nerr0 = b.d->nerrors;
+	int ret = 0;
+
+	*out = NULL;
+	b.cat = calloc(1, sizeof(*b.cat));
+	if (!b.cat)
+		return -ENOMEM;
+	b.cat->menu.timeout = 50;
+	b.cat->path = bdup(&b, path);
+	for (size_t i = 0; i < nsrc && !b.oom; i++) {
+		struct bs_ini ini = { 0 };
+		b.file = src[i].file;
+		if (bs_ini_read(src[i].file, src[i].text, src[i].len, &ini,
+				b.d))
+			b.oom = 1;
+		for (size_t j = 0; j < ini.n && !b.oom; j++)
+			do_section(&b, &ini.s[j]);
+		bs_ini_free(&ini);
+	}
+	if (!b.oom)
+		cross_check(&b);
+	free(b.boot_line);
+	if (b.oom)
+		ret = -ENOMEM;
+	else if (b.d->nerrors > nerr0)
+		ret = -EINVAL;
+	if (ret)
+		bs_catalog_free(b.cat);
+	else
+		*out = b.cat;
+	bs_diags_free(&local);
+	return ret;
+}
+
+int bs_catalog_parse(const char *name, const char *text, size_t len,
+		     struct bs_catalog **out, struct bs_diags *diags)
+{
+	struct bs_cat_src src = { name, text, len };
+
+	return bs_catalog_build(name, &src, 1, out, diags);
+}
+
+static void free_kvs(struct bs_kv *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].value);
+	}
+	free(v);
+}
+
+void bs_catalog_free(struct bs_catalog *cat)
+{
+	if (!cat)
+		return;
+	for (size_t i = 0; i < cat->nentries; i++) {
+		struct bs_cat_entry *e = &cat->entries[i];
+		free(e->name);
+		free(e->path);
+		free(e->url);
+		free(e->label);
+		free(e->append);
+		free(e->sha256);
+		free(e->kernel);
+		free(e->initrd);
+		free(e->image);
+		free_kvs(e->extra, e->nextra);
+		free(e->file);
+	}
+	free(cat->entries);
+	for (size_t i = 0; i < cat->nhosts; i++) {
+		struct bs_cat_host *h = &cat->hosts[i];
+		free(h->boot);
+		free(h->append);
+		free(h->label);
+		free_kvs(h->extra, h->nextra);
+		free(h->file);
+	}
+	free(cat->hosts);
+	free(cat->server.address);
+	free(cat->server.http);
+	free(cat->server.nfs);
+	free(cat->server.tftp);
+	free(cat->server.aoe_interface);
+	free(cat->menu.title);
+	free(cat->menu.def);
+	free(cat->path);
+	free(cat);
+}
+
+const struct bs_cat_entry *bs_catalog_find(const struct bs_catalog *cat,
+					   const char *name)
+{
+	return find_entry((struct bs_catalog *)cat, name);
+}
+
+const struct bs_cat_host *bs_catalog_find_host(const struct bs_catalog *cat,
+					       const uint8_t mac[6])
+{
+	for (size_t i = 0; i < cat->nhosts; i++)
+		if (!memcmp(cat->hosts[i].mac, mac, 6))
+			return &cat->hosts[i];
+	return NULL;
+}
