@@ -34,6 +34,16 @@ static void join(char *dst, size_t n, const char *word)
 	snprintf(dst + len, n - len, "%s%s", len ? " " : "", word);
 }
 
+static int has_word(const char *s, const char *w)
+{
+	size_t wl = strlen(w);
+
+	for (const char *p = s; (p = strstr(p, w)); p += wl)
+		if ((p == s || p[-1] == ' ') && (p[wl] == ' ' || !p[wl]))
+			return 1;
+	return 0;
+}
+
 /* The ISO's default arguments minus what we replace. */
 static void keep_iso_args(char *dst, size_t n, const char *src,
 			  enum bs_family fam)
@@ -43,7 +53,7 @@ static void keep_iso_args(char *dst, size_t n, const char *src,
 	snprintf(tmp, sizeof(tmp), "%s", src);
 	for (tok = strtok_r(tmp, " ", &save); tok;
 	     tok = strtok_r(NULL, " ", &save))
-		if (!dropped(tok, fam))
+		if (!dropped(tok, fam) && !has_word(dst, tok))
 			join(dst, n, tok);
 }
 

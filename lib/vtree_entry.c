@@ -37,14 +37,20 @@ static void add_iso_cpio(struct bs_blob_builder *b, struct bs_source *src,
 	bs_blob_add_bytes(b, hdr, n);
 }
 
+/* A file made of @b, dated like the source it comes from. */
 static int finish_file(struct bs_vtree *t, struct bs_vnode *dir,
-		       const char *name, struct bs_blob_builder *b)
+		       const char *name, struct bs_blob_builder *b,
+		       const struct bs_source *src)
 {
 	struct bs_blob *blob;
+	struct bs_vnode *n;
 
 	if (bs_blob_finish(b, &blob) < 0)
 		return -ENOMEM;
-	return bs_vt_file(t, dir, name, blob) ? 0 : -ENOMEM;
+	if (!(n = bs_vt_file(t, dir, name, blob)))
+		return -ENOMEM;
+	n->mtime = src->id.mtime_ns / 1000000000LL;
+	return 0;
 }
 
 /* The ISO's own file tree under @dir. */
@@ -154,7 +160,7 @@ static int add_iso_entry(struct bs_vtree *t, struct bs_isocache *cache,
 
 	snprintf(fname, sizeof(fname), "%s.iso", e->name);
 	bs_blob_add_source(&b, iso->src, 0, iso->image_size);
-	if ((rc = finish_file(t, dir, fname, &b)) < 0)
+	if ((rc = finish_file(t, dir, fname, &b, iso->src)) < 0)
 		return rc;
 	if ((rc = add_iso_tree(t, iso_dir, iso, iso->root)) < 0)
 		return rc;
@@ -168,13 +174,13 @@ static int add_iso_entry(struct bs_vtree *t, struct bs_isocache *cache,
 				 st->boot.kernel);
 		} else {
 			bs_iso_add_file(&b, iso, k);
-			if ((rc = finish_file(t, dir, "linux", &b)) < 0)
+			if ((rc = finish_file(t, dir, "linux", &b, iso->src)) < 0)
 				return rc;
 		}
 	}
 	if (st->boot.ninitrd) {
 		add_initrds(&b, iso, &st->boot);
-		if ((rc = finish_file(t, dir, "initrd", &b)) < 0)
+		if ((rc = finish_file(t, dir, "initrd", &b, iso->src)) < 0)
 			return rc;
 	}
 	if (iso->image_size > BS_CPIO_MAX_FILE) {
@@ -185,12 +191,12 @@ static int add_iso_entry(struct bs_vtree *t, struct bs_isocache *cache,
 	}
 	st->cpio_ok = 1;
 	add_iso_cpio(&b, iso->src, e->name);
-	if ((rc = finish_file(t, dir, "iso.cpio", &b)) < 0)
+	if ((rc = finish_file(t, dir, "iso.cpio", &b, iso->src)) < 0)
 		return rc;
 	if (st->boot.ninitrd) {
 		add_initrds(&b, iso, &st->boot);
 		add_iso_cpio(&b, iso->src, e->name);
-		if ((rc = finish_file(t, dir, "initrd+iso", &b)) < 0)
+		if ((rc = finish_file(t, dir, "initrd+iso", &b, iso->src)) < 0)
 			return rc;
 	}
 	return 0;
@@ -225,7 +231,7 @@ static int add_image_entry(struct bs_vtree *t, struct bs_entry_state *st)
 	for (int i = 0; i < 3 && rc == 0; i++) {
 		struct bs_blob_builder b = { 0 };
 		bs_blob_add_source(&b, src[i], 0, src[i]->id.size);
-		rc = finish_file(t, dir[i], names[i], &b);
+		rc = finish_file(t, dir[i], names[i], &b, src[i]);
 	}
 	st->ok = rc == 0;
 	st->boot.family = BS_FAM_GENERIC;
