@@ -399,8 +399,8 @@ static int check_args(const char *kind, const char *name,
 	}
 	if (!strcmp(kind, "host")) {
 		if (bs_mac_parse(name, mac)) {
-			bs_diags_add(d, BS_DIAG_ERROR, NULL, 0, "bad MAC address "
-				     "'%.64s'", name ? name : "");
+			bs_diags_add(d, BS_DIAG_ERROR, NULL, 0, "bad MAC "
+				     "address '%.64s'", name ? name : "");
 			return -EINVAL;
 		}
 		bs_mac_format(mac, ms);
@@ -414,8 +414,9 @@ static int check_args(const char *kind, const char *name,
 	for (size_t i = 0; i < nkv; i++) {
 		const char *k = kv[i].key, *v = kv[i].value;
 		size_t vl = strlen(v);
-		if (!*k || strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
-				  "KLMNOPQRSTUVWXYZ0123456789_") != strlen(k)) {
+		if (!*k || strspn(k, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789_") != strlen(k)) {
 			bs_diags_add(d, BS_DIAG_ERROR, NULL, 0, "bad key name "
 				     "'%.64s'", k);
 			return -EINVAL;
@@ -424,9 +425,10 @@ static int check_args(const char *kind, const char *name,
 		if (strpbrk(v, "\n\r") || (vl && (strchr(" \t", v[0]) ||
 						  strchr(" \t", v[vl - 1]))) ||
 		    strstr(v, " ;") || strstr(v, "\t;")) {
-			bs_diags_add(d, BS_DIAG_ERROR, NULL, 0, "value of '%s' "
-				     "cannot be written: no line breaks, no "
-				     "white space at either end, no ' ;'", k);
+			bs_diags_add(d, BS_DIAG_ERROR, NULL, 0, "value of "
+				     "'%s' cannot be written: no line breaks, "
+				     "no white space at either end, no ' ;'",
+				     k);
 			return -EINVAL;
 		}
 	}

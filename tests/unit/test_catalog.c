@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -87,7 +88,8 @@ static const struct pvec pvecs[] = {
 	{ "[iso a]\npath=/a\nurl=http://x/a.iso\n", -EINVAL,
 	  "t.conf:1: error: [iso a] has both 'path' and 'url'; keep one\n" },
 	{ "[iso a]\npath = rel.iso\n", -EINVAL,
-	  "t.conf:2: error: 'path' must be an absolute path, not 'rel.iso'\n" },
+	  "t.conf:2: error: 'path' must be an absolute path, not "
+	  "'rel.iso'\n" },
 	{ "[iso a]\nurl = ftp://x/a.iso\n", -EINVAL,
 	  "t.conf:2: error: 'url' must be an http:// or https:// URL, not "
 	  "'ftp://x/a.iso'\n" },
@@ -97,8 +99,10 @@ static const struct pvec pvecs[] = {
 	{ "[iso a b]\npath=/a\n", -EINVAL,
 	  "t.conf:1: error: bad entry name 'a b' in [iso] (1-63 of A-Z a-z "
 	  "0-9 . _ -, not starting with . or -)\n" },
-	{ "[iso]\npath=/a\n", -EINVAL, "t.conf:1: error: [iso] needs a name\n" },
-	{ "[server x]\n", -EINVAL, "t.conf:1: error: [server] takes no name\n" },
+	{ "[iso]\npath=/a\n", -EINVAL,
+	  "t.conf:1: error: [iso] needs a name\n" },
+	{ "[server x]\n", -EINVAL,
+	  "t.conf:1: error: [server] takes no name\n" },
 	{ ISO "delivery = tftp\n", -EINVAL,
 	  "t.conf:3: error: unknown delivery 'tftp' (expected auto, cpio, "
 	  "http, nfs, aoe or sanboot)\n" },
@@ -155,7 +159,8 @@ static const struct pvec pvecs[] = {
 	  "t.conf:1: warning: [iso a] has delivery = http but [server] has "
 	  "no 'http'\n" },
 	{ "[server]\nnfs = /export\n", -EINVAL,
-	  "t.conf:2: error: 'nfs' must be HOST:/export/path, not '/export'\n" },
+	  "t.conf:2: error: 'nfs' must be HOST:/export/path, not "
+	  "'/export'\n" },
 	{ "[server]\naddress = 10.0.0.1 x\n", -EINVAL,
 	  "t.conf:2: error: 'address' must not contain spaces\n" },
 	{ "[server]\naoe_interface = averyveryverylongname\n", -EINVAL,
@@ -190,8 +195,9 @@ static void parse_vectors(void **state)
 		free(text);
 		const char *got = diag_text(&d);
 		if (ret != v->ret || strcmp(got, v->diags)) {
-			print_error("vector %zu: ret %d (want %d)\n%s---want:\n"
-				    "%s", i, ret, v->ret, got, v->diags);
+			print_error("vector %zu: ret %d (want %d)\n%s"
+				    "---want:\n%s", i, ret, v->ret, got,
+				    v->diags);
 			fail();
 		}
 		assert_true(ret == 0 ? cat != NULL : cat == NULL);
@@ -259,7 +265,8 @@ static void parse_fields(void **state)
 	assert_string_equal(e->image, "/r");
 	assert_int_equal(e->nextra, 2);
 	assert_string_equal(e->extra[0].key, "UNIONFS_CONFIG");
-	assert_string_equal(e->extra[1].value, "/dev/ram1;k;1.0;10.0.0.1;4096");
+	assert_string_equal(e->extra[1].value,
+			    "/dev/ram1;k;1.0;10.0.0.1;4096");
 	assert_null(bs_catalog_find(cat, "nope"));
 	h = bs_catalog_find_host(cat, mac);
 	assert_non_null(h);
@@ -314,7 +321,8 @@ static void parse_any_bytes(void **state)
 		size_t len = (seed >> 8) % sizeof(buf);
 		for (size_t i = 0; i < len; i++) {
 			seed = seed * 1103515245u + 12345u;
-			buf[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+			buf[i] = alphabet[(seed >> 16) %
+					  (sizeof(alphabet) - 1)];
 		}
 		/* sometimes start from a valid prefix */
 		if (it % 3 == 0 && len > 20)
@@ -393,7 +401,8 @@ static void name_vectors(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(namevecs) / sizeof(*namevecs); i++)
 		if (!!bs_name_valid(namevecs[i].s) != namevecs[i].ok) {
-			print_error("name vector %zu '%s'\n", i, namevecs[i].s);
+			print_error("name vector %zu '%s'\n", i,
+				    namevecs[i].s);
 			fail();
 		}
 	assert_false(bs_name_valid(NULL));
@@ -578,6 +587,20 @@ static void dropins(void **state)
 	bs_diags_free(&d);
 }
 
+static int eset(const struct tdir *t, const char *kind, const char *name,
+		const struct bs_kv *kv, size_t n, int replace,
+		struct bs_diags *d)
+{
+	return bs_catalog_edit_set_section(t->main, kind, name, kv, n,
+					   replace, d);
+}
+
+static int erm(const struct tdir *t, const char *kind, const char *name,
+	       struct bs_diags *d)
+{
+	return bs_catalog_edit_rm_section(t->main, kind, name, d);
+}
+
 static const char edit_base[] =
 	"# bootshelf catalog\n"
 	"[server]\n"
@@ -606,8 +629,7 @@ static void edit_replace_keeps_bytes(void **state)
 
 	put_file(t, "bootshelf.conf", edit_base);
 	assert_int_equal(chmod(t->main, 0640), 0);
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "iso", "f40", kv,
-						     2, 1, &d), 0);
+	assert_int_equal(eset(t, "iso", "f40", kv, 2, 1, &d), 0);
 	assert_int_equal(d.nerrors, 0);
 	assert_string_equal(get_file(t, "bootshelf.conf"),
 		"# bootshelf catalog\n"
@@ -644,36 +666,28 @@ static void edit_add_rm_host(void **state)
 
 	put_file(t, "bootshelf.conf", edit_base);
 	/* host given in another form: found, header normalised */
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "host",
-						     "525400aabbcc", kv, 1, 1,
-						     &d), 0);
+	assert_int_equal(eset(t, "host", "525400aabbcc", kv, 1, 1, &d), 0);
 	snprintf(want, sizeof(want), "%.*s[host 52:54:00:aa:bb:cc]\n"
 		 "boot = f40\n", (int)(strstr(edit_base, "[host") - edit_base),
 		 edit_base);
 	assert_string_equal(get_file(t, "bootshelf.conf"), want);
 	/* adding what exists is refused */
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "host",
-						     "52:54:00:AA:BB:CC", kv, 1,
-						     0, &d), -EEXIST);
+	assert_int_equal(eset(t, "host", "52:54:00:AA:BB:CC", kv, 1, 0, &d),
+			 -EEXIST);
 	assert_string_equal(get_file(t, "bootshelf.conf"), want);
 	bs_diags_free(&d);
 	/* a new section goes at the end of the main file, blank line first */
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "iso", "new",
-						     iso, 1, 0, &d), 0);
+	assert_int_equal(eset(t, "iso", "new", iso, 1, 0, &d), 0);
 	strcat(want, "\n[iso new]\npath = /srv/new.iso\n");
 	assert_string_equal(get_file(t, "bootshelf.conf"), want);
 	/* remove: the section and one of two meeting blank lines go */
-	assert_int_equal(bs_catalog_edit_rm_section(t->main, "iso", "new", &d),
-			 0);
+	assert_int_equal(erm(t, "iso", "new", &d), 0);
 	want[strlen(want) - strlen("\n[iso new]\npath = /srv/new.iso\n")] = 0;
 	assert_string_equal(get_file(t, "bootshelf.conf"), want);
-	assert_int_equal(bs_catalog_edit_rm_section(t->main, "iso", "new", &d),
-			 -ENOENT);
+	assert_int_equal(erm(t, "iso", "new", &d), -ENOENT);
 	bs_diags_free(&d);
-	assert_int_equal(bs_catalog_edit_rm_section(t->main, "host",
-						    "52-54-00-aa-bb-cc", &d), 0);
-	assert_int_equal(bs_catalog_edit_rm_section(t->main, "iso", "deb", &d),
-			 0);
+	assert_int_equal(erm(t, "host", "52-54-00-aa-bb-cc", &d), 0);
+	assert_int_equal(erm(t, "iso", "deb", &d), 0);
 	assert_string_equal(get_file(t, "bootshelf.conf"),
 		"# bootshelf catalog\n"
 		"[server]\n"
@@ -694,40 +708,33 @@ static void edit_invalid_refused(void **state)
 {
 	struct tdir *t = *state;
 	const struct bs_kv bad[] = { { "path", "relative.iso" } };
-	const struct bs_kv both[] = { { "path", "/a" }, { "url", "http://a" } };
+	const struct bs_kv both[] = { { "path", "/a" },
+				      { "url", "http://a" } };
 	const struct bs_kv cut[] = { { "append", "a ; b" } };
 	const struct bs_kv nl[] = { { "append", "a\n[iso x]" } };
 	struct bs_diags d = { 0 };
 	char want[512];
 
 	put_file(t, "bootshelf.conf", edit_base);
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "iso", "f40", bad,
-						     1, 1, &d), -EINVAL);
+	assert_int_equal(eset(t, "iso", "f40", bad, 1, 1, &d), -EINVAL);
 	snprintf(want, sizeof(want), "%s:8: error: 'path' must be an absolute "
 		 "path, not 'relative.iso'\n", t->main);
 	assert_string_equal(diag_text(&d), want);
 	bs_diags_free(&d);
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "iso", "x", both,
-						     2, 0, &d), -EINVAL);
+	assert_int_equal(eset(t, "iso", "x", both, 2, 0, &d), -EINVAL);
 	bs_diags_free(&d);
 	/* removing an entry a host boots is refused */
-	assert_int_equal(bs_catalog_edit_rm_section(t->main, "iso", "deb", &d),
-			 -EINVAL);
+	assert_int_equal(erm(t, "iso", "deb", &d), -EINVAL);
 	snprintf(want, sizeof(want), "%s:14: error: boot 'deb': no such "
 		 "entry\n", t->main);
 	assert_string_equal(diag_text(&d), want);
 	bs_diags_free(&d);
 	/* values the parser would change are not written */
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "iso", "f40", cut,
-						     1, 1, &d), -EINVAL);
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "iso", "f40", nl,
-						     1, 1, &d), -EINVAL);
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "iso", "../x",
-						     bad, 1, 1, &d), -EINVAL);
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "host", "nope",
-						     bad, 1, 1, &d), -EINVAL);
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "server", "",
-						     bad, 1, 1, &d), -EINVAL);
+	assert_int_equal(eset(t, "iso", "f40", cut, 1, 1, &d), -EINVAL);
+	assert_int_equal(eset(t, "iso", "f40", nl, 1, 1, &d), -EINVAL);
+	assert_int_equal(eset(t, "iso", "../x", bad, 1, 1, &d), -EINVAL);
+	assert_int_equal(eset(t, "host", "nope", bad, 1, 1, &d), -EINVAL);
+	assert_int_equal(eset(t, "server", "", bad, 1, 1, &d), -EINVAL);
 	bs_diags_free(&d);
 	assert_string_equal(get_file(t, "bootshelf.conf"), edit_base);
 	/* no temporary file is left behind */
@@ -746,19 +753,51 @@ static void edit_in_dropin(void **state)
 	assert_int_equal(mkdir(dir, 0755), 0);
 	put_file(t, "catalog.d/50-x.conf", "; drop-in\n[iso d]\npath = /d\n"
 		 "[iso e] ; keep\npath = /e\n");
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "iso", "d", kv, 1,
-						     1, &d), 0);
+	assert_int_equal(eset(t, "iso", "d", kv, 1, 1, &d), 0);
 	assert_string_equal(get_file(t, "catalog.d/50-x.conf"),
 			    "; drop-in\n[iso d]\npath = /srv/d2.iso\n"
 			    "[iso e] ; keep\npath = /e\n");
 	assert_string_equal(get_file(t, "bootshelf.conf"), edit_base);
 	/* a duplicate of a drop-in's section in the main file is refused */
 	put_file(t, "bootshelf.conf", "[iso q]\npath = /q\n");
-	assert_int_equal(bs_catalog_edit_set_section(t->main, "iso", "e", kv, 1,
-						     0, &d), -EEXIST);
+	assert_int_equal(eset(t, "iso", "e", kv, 1, 0, &d), -EEXIST);
 	assert_string_equal(get_file(t, "bootshelf.conf"),
 			    "[iso q]\npath = /q\n");
 	bs_diags_free(&d);
+}
+
+/* Concurrent editors: the lock (and its re-check after a rename)
+ * loses no edit. */
+static void edit_concurrent(void **state)
+{
+	struct tdir *t = *state;
+	struct bs_catalog *cat;
+	pid_t pid[4];
+
+	put_file(t, "bootshelf.conf", "[iso base]\npath = /b\n");
+	for (int c = 0; c < 4; c++) {
+		pid[c] = fork();
+		assert_true(pid[c] >= 0);
+		if (pid[c] == 0) {
+			int bad = 0;
+			for (int j = 0; j < 10; j++) {
+				const struct bs_kv kv[] = { { "path", "/x" } };
+				char name[16];
+				snprintf(name, sizeof(name), "c%d-%d", c, j);
+				bad |= eset(t, "iso", name, kv, 1, 0, NULL);
+			}
+			_exit(bad ? 1 : 0);
+		}
+	}
+	for (int c = 0; c < 4; c++) {
+		int st;
+		assert_int_equal(waitpid(pid[c], &st, 0), pid[c]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	assert_int_equal(bs_catalog_load(t->main, &cat, NULL), 0);
+	assert_int_equal(cat->nentries, 41);
+	bs_catalog_free(cat);
+	assert_int_equal(count_files(t->dir), 1);
 }
 
 int main(void)
@@ -781,6 +820,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(edit_invalid_refused,
 						tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(edit_in_dropin, tdir_setup,
+						tdir_teardown),
+		cmocka_unit_test_setup_teardown(edit_concurrent, tdir_setup,
 						tdir_teardown),
 	};
 	return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
