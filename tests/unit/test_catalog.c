@@ -782,7 +782,7 @@ static void edit_concurrent(void **state)
 			int bad = 0;
 			for (int j = 0; j < 10; j++) {
 				const struct bs_kv kv[] = { { "path", "/x" } };
-				char name[16];
+				char name[32];
 				snprintf(name, sizeof(name), "c%d-%d", c, j);
 				bad |= eset(t, "iso", name, kv, 1, 0, NULL);
 			}
