@@ -182,8 +182,8 @@ static int set_value(struct build *b, const struct keydef *k, char *base,
 	case V_URL:
 		if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) ||
 		    has_space(v)) {
-			ERR(b, line, "'%s' must be an http:// or https:// URL, "
-			    "not '%.64s'", k->key, v);
+			ERR(b, line, "'%s' must be an http:// or https:// "
+			    "URL, not '%.64s'", k->key, v);
 			return -EINVAL;
 		}
 		break;
@@ -206,8 +206,8 @@ static int set_value(struct build *b, const struct keydef *k, char *base,
 		break;
 	case V_DELIVERY:
 		if (bs_delivery_parse(v, (enum bs_delivery *)ip)) {
-			ERR(b, line, "unknown delivery '%.64s' (expected auto, "
-			    "cpio, http, nfs, aoe or sanboot)", v);
+			ERR(b, line, "unknown delivery '%.64s' (expected "
+			    "auto, cpio, http, nfs, aoe or sanboot)", v);
 			return -EINVAL;
 		}
 		return 0;
@@ -224,8 +224,8 @@ static int set_value(struct build *b, const struct keydef *k, char *base,
 	}
 	case V_TIMEOUT:
 		if (!all_digits(v, 5) || atoi(v) > 36000) {
-			ERR(b, line, "bad timeout '%.64s' (tenths of a second, "
-			    "0-36000)", v);
+			ERR(b, line, "bad timeout '%.64s' (tenths of a "
+			    "second, 0-36000)", v);
 			return -EINVAL;
 		}
 		*ip = atoi(v);
@@ -353,7 +353,8 @@ static void check_iso(struct build *b, const struct bs_ini_sect *sec,
 		return;
 	for (size_t i = 0; i + 1 < b->cat->nentries; i++) {
 		struct bs_cat_entry *o = &b->cat->entries[i];
-		if (o->aoe_shelf == e->aoe_shelf && o->aoe_slot == e->aoe_slot) {
+		if (o->aoe_shelf == e->aoe_shelf &&
+		    o->aoe_slot == e->aoe_slot) {
 			ERR(b, has_key(sec, "aoe"), "aoe %d.%d of [iso %s] is "
 			    "already used by [iso %s] at %s:%d", e->aoe_shelf,
 			    e->aoe_slot, e->name, o->name, o->file, o->line);
