@@ -164,9 +164,18 @@ static void root_args(const struct bs_catalog *cat,
 		      const struct bs_entry_state *st, enum bs_delivery m,
 		      char *a, size_t n)
 {
-	const char *name = st->entry->name, *http = cat->server.http;
-	const char *nfs = cat->server.nfs;
-	char w[1024];
+	const char *name = st->entry->name;
+	char w[1024], http[512], nfs[512];
+
+	/* Both name the tree's root; a trailing slash would double. */
+	snprintf(http, sizeof(http), "%s", cat->server.http ?
+		 cat->server.http : "");
+	snprintf(nfs, sizeof(nfs), "%s", cat->server.nfs ?
+		 cat->server.nfs : "");
+	for (char *b = http; *b && b[strlen(b) - 1] == '/';)
+		b[strlen(b) - 1] = '\0';
+	for (char *b = nfs; *b && b[strlen(b) - 1] == '/';)
+		b[strlen(b) - 1] = '\0';
 
 	switch (st->boot.family) {
 	case BS_FAM_DRACUT:

@@ -25,7 +25,7 @@ def kit(tmp_path_factory):
 def write_catalog(path, isos, extra=""):
     with open(path, "w") as f:
         f.write("# test catalog\n[server]\naddress = 10.0.0.1\n"
-                "http = http://10.0.0.1/boot\n\n")
+                "http = http://10.0.0.1/\n\n")
         for name, iso in isos.items():
             f.write("[iso %s]\npath = %s\n\n" % (name, iso))
         f.write(extra)
@@ -194,6 +194,6 @@ def test_edits_are_validated_and_keep_comments(bs, kit, tmp_path):
     assert p.returncode == 1 and cat.read_text() == snap
     bs("-c", cat, "host", "rm", "52:54:00:aa:bb:cc")
     bs("-c", cat, "rm", "ubu")
-    assert cat.read_text() == before
+    assert cat.read_text().rstrip("\n") == before.rstrip("\n")
     out = bs("-c", cat, "list").stdout.decode()
     assert "fed" in out and "ubu" not in out
