@@ -339,6 +339,23 @@ static void parse_any_bytes(void **state)
 	}
 }
 
+/* The shipped example is a valid catalog without warnings.  (make unit
+ * runs the tests from the top of the source tree.) */
+static void example_file(void **state)
+{
+	struct bs_diags d = { 0 };
+	struct bs_catalog *cat;
+
+	(void)state;
+	assert_int_equal(bs_catalog_load("examples/bootshelf.conf", &cat, &d),
+			 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(cat->nentries, 7);
+	assert_int_equal(cat->nhosts, 2);
+	assert_string_equal(cat->menu.def, "fedora-40");
+	bs_catalog_free(cat);
+}
+
 /* ---- small parsers ---------------------------------------------------- */
 
 struct macvec {
@@ -807,6 +824,7 @@ int main(void)
 		cmocka_unit_test(parse_fields),
 		cmocka_unit_test(parse_long_lines),
 		cmocka_unit_test(parse_any_bytes),
+		cmocka_unit_test(example_file),
 		cmocka_unit_test(mac_vectors),
 		cmocka_unit_test(name_vectors),
 		cmocka_unit_test(delivery_parse),
