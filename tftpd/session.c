@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +66,8 @@ struct tftpd_session {
 	uint64_t start;
 
 	unsigned nslots;
-	uint8_t *slots;			/* nslots * (4 + blksize), owned */
+	uint8_t *slots;			/* nslots * (4 + blksize) */
+	size_t map_len;			/* of the mapping holding all this */
 	struct iovec iov[MAX_SLOTS];
 	struct mmsghdr msgs[MAX_SLOTS];
 };
@@ -204,8 +206,7 @@ static void session_end(struct tftpd *d, struct tftpd_session *s,
 		close(s->fd);	/* also leaves the epoll set */
 	if (s->file)
 		d->be->close(d->bectx, s->file);
-	free(s->slots);
-	free(s);
+	munmap(s, s->map_len);
 	if (d->at_limit && d->nsessions < d->cfg.max_transfers) {
 		d->at_limit = 0;
 		bs_info("below the transfer limit again (%zu active)",
@@ -533,26 +534,40 @@ static void negotiate(struct tftpd *d, struct tftpd_session *s,
 	s->rto_us = s->base_us;
 }
 
-static int session_alloc(struct tftpd_session *s)
+/*
+ * One mapping holds the session and its slots.  mmap'ed rather than
+ * malloc'ed: a storm of abandoned transfers gives its memory back to the
+ * system as the sessions end, instead of leaving the heap grown.
+ * @v tmp  the negotiated session, copied
+ * @ret    the new session or NULL
+ */
+static struct tftpd_session *session_new(const struct tftpd_session *tmp)
 {
-	size_t slot = BS_TFTP_HDR + s->blksize;
-	unsigned n = s->window < MAX_SLOTS ? s->window : MAX_SLOTS;
+	size_t slot = BS_TFTP_HDR + tmp->blksize;
+	size_t head = (sizeof(*tmp) + 63) & ~(size_t)63;
+	unsigned n = tmp->window < MAX_SLOTS ? tmp->window : MAX_SLOTS;
+	struct tftpd_session *s;
+	size_t len;
 
 	if (n * slot > SLOT_BYTES)
 		n = (unsigned)(SLOT_BYTES / slot);
 	if (n < 1)
 		n = 1;
-	s->nslots = n;
 	/* netascii needs a second block as its input buffer */
-	s->slots = malloc(s->mode == BS_TFTP_NETASCII ? 2 * slot
-						      : n * slot);
-	if (!s->slots)
-		return -ENOMEM;
+	len = head + (tmp->mode == BS_TFTP_NETASCII ? 2 * slot : n * slot);
+	s = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s == MAP_FAILED)
+		return NULL;
+	memcpy(s, tmp, sizeof(*s));
+	s->map_len = len;
+	s->nslots = n;
+	s->slots = (uint8_t *)s + head;
 	for (unsigned i = 0; i < MAX_SLOTS; i++) {
 		s->msgs[i].msg_hdr.msg_iov = &s->iov[i];
 		s->msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	return 0;
+	return s;
 }
 
 void tftpd_request(struct tftpd *d, struct tftpd_listener *l,
@@ -561,7 +576,8 @@ void tftpd_request(struct tftpd *d, struct tftpd_listener *l,
 		   const struct sockaddr_storage *local)
 {
 	struct bs_tftp_req r;
-	struct tftpd_session *s;
+	/* Negotiated on the stack, then moved into the session's mapping. */
+	struct tftpd_session tmp, *s;
 	char peerstr[64], name[512], clean[160];
 	int op = bs_tftp_opcode(pkt, len), err;
 	struct epoll_event ev;
@@ -615,40 +631,35 @@ void tftpd_request(struct tftpd *d, struct tftpd_listener *l,
 	err = check_name(name, d->cfg.remap_backslash);
 	if (err)
 		goto refuse;
-	s = calloc(1, sizeof(*s));
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.kind = TFTPD_SESSION;
+	tmp.fd = -1;
+	tmp.mode = r.mode;
+	tmp.start = d->now;
+	tmp.hidx = SIZE_MAX;
+	memcpy(&tmp.peer, peer, plen);
+	tmp.peerlen = plen;
+	snprintf(tmp.peerstr, sizeof(tmp.peerstr), "%s", peerstr);
+	snprintf(tmp.fname, sizeof(tmp.fname), "%s", clean);
+	err = d->be->open(d->bectx, name, &tmp.file, &tmp.size);
+	if (err)
+		goto refuse;
+	negotiate(d, &tmp, &r);
+	if (tmp.mode == BS_TFTP_OCTET)
+		tmp.final = tmp.size / tmp.blksize + 1;
+	s = session_new(&tmp);
 	if (!s) {
+		d->be->close(d->bectx, tmp.file);
 		err = -ENOMEM;
 		goto refuse;
 	}
-	s->kind = TFTPD_SESSION;
-	s->fd = -1;
-	s->mode = r.mode;
-	s->start = d->now;
-	memcpy(&s->peer, peer, plen);
-	s->peerlen = plen;
-	snprintf(s->peerstr, sizeof(s->peerstr), "%s", peerstr);
-	snprintf(s->fname, sizeof(s->fname), "%s", clean);
-	/* Link first so every failure below goes through session_end. */
+	/* Linked from here on: every failure goes through session_end. */
 	s->next = d->sessions;
 	if (s->next)
 		s->next->prev = s;
 	d->sessions = s;
 	d->nsessions++;
-	s->hidx = SIZE_MAX;
-	err = d->be->open(d->bectx, name, &s->file, &s->size);
-	if (err) {
-		s->file = NULL;
-		tftpd_reply_error(l->family, local, peer, plen, err, NULL);
-		session_end(d, s, bs_tftp_errstr(bs_tftp_errcode(err,
-								 NULL)));
-		return;
-	}
-	negotiate(d, s, &r);
-	if (s->mode == BS_TFTP_OCTET)
-		s->final = s->size / s->blksize + 1;
-	err = session_alloc(s);
-	if (!err)
-		err = heap_add(d, s);
+	err = heap_add(d, s);
 	if (!err) {
 		s->fd = tftpd_peer_socket(l->family, local, peer, plen);
 		if (s->fd < 0)
