@@ -1,0 +1,11 @@
+# tftpd/module.mk - extra rules for the TFTP server.
+# `make fuzz` builds the TFTP packet fuzzer with clang's libFuzzer:
+#   build/fuzz/fuzz_tftp tests/fuzz/corpus/tftp
+FUZZ_CC ?= clang
+.PHONY: fuzz-tftp
+fuzz: fuzz-tftp
+fuzz-tftp: $(B)/fuzz/fuzz_tftp
+$(B)/fuzz/fuzz_tftp: tests/fuzz/fuzz_tftp.c lib/proto/tftp_pkt.c include/bootshelf/tftp.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+	    -D_GNU_SOURCE -o $@ tests/fuzz/fuzz_tftp.c lib/proto/tftp_pkt.c
