@@ -1,6 +1,7 @@
 # tftpd/module.mk - extra rules for the TFTP server.
 # `make fuzz` builds the TFTP packet fuzzer with clang's libFuzzer:
-#   build/fuzz/fuzz_tftp tests/fuzz/corpus/tftp
+#   mkdir -p /tmp/c && build/fuzz/fuzz_tftp /tmp/c tests/fuzz/corpus/tftp
+# (new inputs go to the first directory, seeds stay untouched)
 FUZZ_CC ?= clang
 .PHONY: fuzz-tftp
 fuzz: fuzz-tftp
