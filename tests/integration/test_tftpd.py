@@ -413,3 +413,38 @@ def test_ipv6_and_signals(root, tmp_path):
     finally:
         assert d.stop() == 0
     assert "SIGHUP" in d.text()
+
+
+def test_socket_activation_and_notify(root, tmp_path):
+    """systemd hands over the UDP socket and gets READY=1."""
+    from conftest import free_port as fp
+    data = put(root, "f", os.urandom(30000))
+    port = fp()
+    nsock_path = str(tmp_path / "notify")
+    nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    nsock.bind(nsock_path)
+    nsock.settimeout(10)
+    log = open(tmp_path / "sa.log", "wb")
+    p = subprocess.Popen(["systemd-socket-activate", "-d", "-l",
+                          "127.0.0.1:%d" % port, "-E",
+                          "NOTIFY_SOCKET=" + nsock_path,
+                          __import__("conftest").binpath("bootshelf-tftpd"),
+                          "-L", "-s", str(root), "-a", "127.0.0.1:1"],
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: b"Listening" in (tmp_path / "sa.log").read_bytes(),
+                   10, p, "systemd-socket-activate listening")
+        # systemd-socket-activate only execs on the first datagram
+        c = TftpClient(port)
+        assert c.get("f") == data
+        c.close()
+        msg = nsock.recv(4096)
+        assert b"READY=1" in msg
+    finally:
+        p.terminate()
+        p.wait(10)
+        nsock.close()
+        log.close()
+    text = (tmp_path / "sa.log").read_text()
+    assert "systemd sockets" in text, text
+    assert p.returncode == 0, text
