@@ -448,3 +448,33 @@ def test_socket_activation_and_notify(root, tmp_path):
     text = (tmp_path / "sa.log").read_text()
     assert "systemd sockets" in text, text
     assert p.returncode == 0, text
+
+
+def test_same_as_tftpd_hpa(root, tftpd, tmp_path):
+    """The same requests against in.tftpd (tftp-hpa) give the same
+    bytes and the same curl results."""
+    from conftest import free_port as fp
+    data = put(root, "a/b.bin", os.urandom(700000))
+    d = tftpd()
+    hport = fp()
+    hpa = subprocess.Popen(["/usr/sbin/in.tftpd", "-L", "-a",
+                            "127.0.0.1:%d" % hport, "-s", str(root)],
+                           stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        assert hpa.poll() is None
+        for name, bs in (("a/b.bin", 1468), ("a/b.bin", 512),
+                         ("a/none", 512)):
+            rs = []
+            for port in (d.port, hport):
+                out = tmp_path / ("o%d" % port)
+                r = curl_get(port, name, out, bs)
+                rs.append((r.returncode, out.read_bytes()
+                           if r.returncode == 0 else None))
+            assert rs[0] == rs[1], name
+            if name == "a/b.bin":
+                assert rs[0] == (0, data)
+        assert rs[0][0] == 68
+    finally:
+        hpa.terminate()
+        hpa.wait(10)
