@@ -251,6 +251,13 @@ static void bsfs_op_lookup(fuse_req_t req, fuse_ino_t parent,
 			fuse_reply_err(req, ESTALE);
 			return;
 		}
+		if (strcmp(name, ".") == 0) {
+			/* export: the kernel finds any node again by
+			 * LOOKUP(nodeid, "."), files included */
+			reply_tree_entry(req, d);
+			bs_vtree_unref(t);
+			return;
+		}
 		if (!S_ISDIR(d->mode)) {
 			bs_vtree_unref(t);
 			fuse_reply_err(req, ENOTDIR);
@@ -279,12 +286,12 @@ static void bsfs_op_lookup(fuse_req_t req, fuse_ino_t parent,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
 	if (strcmp(name, ".") == 0) {
 		reply_underlay_entry(req, &st);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
 	if (strcmp(name, "..") == 0) {

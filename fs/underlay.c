@@ -18,8 +18,10 @@
  * Left out: writing, xattrs, device nodes, FIFOs and sockets, watching
  * the underlay for changes (short entry timeouts cover that).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -151,7 +153,7 @@ int bsfs_underlay_stat(const char *rel, struct stat *st)
 	return 0;
 }
 
-int bsfs_underlay_path(uint64_t ino, char *buf, size_t len)
+static int lookup_path(uint64_t ino, char *buf, size_t len)
 {
 	struct unode *u;
 	int rc = -ESTALE;
@@ -170,6 +172,57 @@ int bsfs_underlay_path(uint64_t ino, char *buf, size_t len)
 	}
 	pthread_mutex_unlock(&ulock);
 	return rc;
+}
+
+/* Register every node of the underlay directory @rel and below, up to
+ * *budget nodes.  Used when a nodeid is unknown, e.g. an NFS client's
+ * handle after a daemon restart. */
+static void scan(const char *rel, int depth, int *budget)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	if (depth > 16 || (fd = bsfs_underlay_open(rel, 1)) < 0)
+		return;
+	if (!(dir = fdopendir(fd))) {
+		close(fd);
+		return;
+	}
+	while (*budget > 0 && (de = readdir(dir))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    bsfs_path_join(path, sizeof(path), rel, de->d_name) < 0 ||
+		    bsfs_underlay_stat(path, &st) < 0)
+			continue;
+		(*budget)--;
+		if (S_ISDIR(st.st_mode) && de->d_type == DT_DIR)
+			scan(path, depth + 1, budget);
+	}
+	closedir(dir);
+}
+
+int bsfs_underlay_path(uint64_t ino, char *buf, size_t len)
+{
+	static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t last_scan;
+	int rc = lookup_path(ino, buf, len);
+	uint64_t now;
+
+	if (rc != -ESTALE || bsfs.ufd < 0)
+		return rc;
+	/* unknown number: walk the underlay once (at most every 10 s) */
+	pthread_mutex_lock(&scan_lock);
+	now = bsfs_now_ms();
+	if (!last_scan || now - last_scan > 10000) {
+		int budget = 100000;
+		last_scan = now;
+		scan("", 0, &budget);
+	}
+	pthread_mutex_unlock(&scan_lock);
+	return lookup_path(ino, buf, len);
 }
 
 int bsfs_underlay_open(const char *rel, int dir)
