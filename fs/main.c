@@ -184,7 +184,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	bs_log_init("bootshelf-fs", fg, bsfs.debug);
+	/* startup errors go to the terminal; syslog once daemonized */
+	bs_log_init("bootshelf-fs", 1, bsfs.debug);
 
 	/* absolute paths: daemonizing changes to / */
 	if (!realpath(argv[optind], catpath)) {
@@ -251,6 +252,8 @@ int main(int argc, char **argv)
 		bs_err("cannot mount on %s", mnt);
 		goto out_signals;
 	}
+	if (!fg)
+		bs_log_init("bootshelf-fs", 0, bsfs.debug);
 	if (fuse_daemonize(fg) != 0)
 		goto out_unmount;
 	rc = bsfs_watch_start();

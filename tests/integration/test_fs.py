@@ -215,3 +215,18 @@ def test_invalid_catalog_refused_at_start(tmp_path):
     assert p.returncode == 1
     assert b"bad.conf:1" in p.stdout
     assert not os.path.ismount(str(m))
+
+
+def test_sigterm_unmounts(tmp_path, iso):
+    cat = str(tmp_path / "catalog.conf")
+    write_catalog(cat, [("fed", iso["iso"])])
+    m = str(tmp_path / "m")
+    os.mkdir(m)
+    fs = FsMount(cat, m)
+    try:
+        assert os.listdir(os.path.join(m, "boot")) == ["fed"]
+        fs.proc.terminate()
+        assert fs.proc.wait(20) == 0
+        assert not os.path.ismount(m)
+    finally:
+        fs.close()
