@@ -656,6 +656,8 @@ static void dropins(void **state)
 	assert_int_equal(bs_catalog_load("/nonexistent/bootshelf.conf", &cat,
 					 &d), -ENOENT);
 	assert_null(cat);
+	assert_string_equal(diag_text(&d), "/nonexistent/bootshelf.conf: "
+			    "error: cannot read: No such file or directory\n");
 	bs_diags_free(&d);
 }
 
@@ -784,6 +786,7 @@ static void edit_invalid_refused(void **state)
 				      { "url", "http://a" } };
 	const struct bs_kv cut[] = { { "append", "a ; b" } };
 	const struct bs_kv nl[] = { { "append", "a\n[iso x]" } };
+	const struct bs_kv semi[] = { { "append", ";x" } };
 	struct bs_diags d = { 0 };
 	char want[512];
 
@@ -804,6 +807,7 @@ static void edit_invalid_refused(void **state)
 	/* values the parser would change are not written */
 	assert_int_equal(eset(t, "iso", "f40", cut, 1, 1, &d), -EINVAL);
 	assert_int_equal(eset(t, "iso", "f40", nl, 1, 1, &d), -EINVAL);
+	assert_int_equal(eset(t, "iso", "f40", semi, 1, 1, &d), -EINVAL);
 	assert_int_equal(eset(t, "iso", "../x", bad, 1, 1, &d), -EINVAL);
 	assert_int_equal(eset(t, "host", "nope", bad, 1, 1, &d), -EINVAL);
 	assert_int_equal(eset(t, "server", "", bad, 1, 1, &d), -EINVAL);
