@@ -225,6 +225,7 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 
+	bsfs.mnt = mnt;
 	/* the underlay: this fd keeps reaching the directory under the
 	 * mount */
 	bsfs.ufd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -468,8 +468,9 @@ static pthread_mutex_t warned_lock = PTHREAD_MUTEX_INITIALIZER;
  * An ISO rewritten in place (same inode, new size or mtime) cannot be
  * pinned: readers of the old snapshot now get a mix of bytes.  Detect it
  * cheaply, warn once, and reload so new opens see the new content.
+ * At open (@opening) also hint sequential reading to the sources.
  */
-static void check_rewrite(const struct bs_blob *b)
+static void check_rewrite(const struct bs_blob *b, int opening)
 {
 	const struct bs_source *seen[4];
 	size_t nseen = 0;
@@ -491,6 +492,10 @@ static void check_rewrite(const struct bs_blob *b)
 			continue;
 		if (nseen < 4)
 			seen[nseen++] = s;
+		/* boot files are read start to end: a larger readahead
+		 * window on the shared source fd (cheap to repeat) */
+		if (opening)
+			posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 		if (bs_source_stat_fd(s, &now) < 0 ||
 		    bs_source_id_equal(&now, &s->id))
 			continue;
@@ -577,7 +582,7 @@ static void bsfs_op_open(fuse_req_t req, fuse_ino_t ino,
 			h->len = strlen(h->text);
 			fi->direct_io = 1;
 		} else {
-			check_rewrite(v->blob);
+			check_rewrite(v->blob, 1);
 			h->next_check = bsfs_now_ms() + BSFS_RECHECK_MS;
 			/* same ino means same bytes: cached pages stay good */
 			fi->keep_cache = 1;
@@ -608,7 +613,7 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 	if (now >= __atomic_load_n(&h->next_check, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&h->next_check, now + BSFS_RECHECK_MS,
 				 __ATOMIC_RELAXED);
-		check_rewrite(b);
+		check_rewrite(b, 0);
 	}
 	if (!b || off < 0 || (uint64_t)off >= b->size) {
 		fuse_reply_buf(req, NULL, 0);
