@@ -78,10 +78,13 @@ unit: $(UNIT_BIN)
 	@./scripts/run-unit.sh $(UNIT_BIN)
 
 unit-asan:
-	@$(MAKE) --no-print-directory B=build-asan SAN=1 OPT=-O1 unit
+	@$(MAKE) --no-print-directory B=build-asan SAN=1 OPT=-O1 all unit
 
+# Integration tests; where build-asan has programs (make check builds
+# them), tests of bad input also run them under ASan+UBSan.
 integration: all
-	BS_BUILD=$(abspath $(B)) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+	BS_BUILD=$(abspath $(B)) BS_ASAN_BUILD=$(abspath build-asan) \
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
 # The README's test command: dependencies, build, unit, sanitizers,
 # integration.  pytest's summary is the last line printed.

@@ -34,6 +34,16 @@ static void join(char *dst, size_t n, const char *word)
 	snprintf(dst + len, n - len, "%s%s", len ? " " : "", word);
 }
 
+static int has_word(const char *s, const char *w)
+{
+	size_t wl = strlen(w);
+
+	for (const char *p = s; (p = strstr(p, w)); p += wl)
+		if ((p == s || p[-1] == ' ') && (p[wl] == ' ' || !p[wl]))
+			return 1;
+	return 0;
+}
+
 /* The ISO's default arguments minus what we replace. */
 static void keep_iso_args(char *dst, size_t n, const char *src,
 			  enum bs_family fam)
@@ -43,7 +53,7 @@ static void keep_iso_args(char *dst, size_t n, const char *src,
 	snprintf(tmp, sizeof(tmp), "%s", src);
 	for (tok = strtok_r(tmp, " ", &save); tok;
 	     tok = strtok_r(NULL, " ", &save))
-		if (!dropped(tok, fam))
+		if (!dropped(tok, fam) && !has_word(dst, tok))
 			join(dst, n, tok);
 }
 
@@ -154,9 +164,18 @@ static void root_args(const struct bs_catalog *cat,
 		      const struct bs_entry_state *st, enum bs_delivery m,
 		      char *a, size_t n)
 {
-	const char *name = st->entry->name, *http = cat->server.http;
-	const char *nfs = cat->server.nfs;
-	char w[1024];
+	const char *name = st->entry->name;
+	char w[1024], http[512], nfs[512];
+
+	/* Both name the tree's root; a trailing slash would double. */
+	snprintf(http, sizeof(http), "%s", cat->server.http ?
+		 cat->server.http : "");
+	snprintf(nfs, sizeof(nfs), "%s", cat->server.nfs ?
+		 cat->server.nfs : "");
+	for (char *b = http; *b && b[strlen(b) - 1] == '/';)
+		b[strlen(b) - 1] = '\0';
+	for (char *b = nfs; *b && b[strlen(b) - 1] == '/';)
+		b[strlen(b) - 1] = '\0';
 
 	switch (st->boot.family) {
 	case BS_FAM_DRACUT:

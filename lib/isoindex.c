@@ -21,6 +21,8 @@
 
 #include <bootshelf/isoindex.h>
 
+#include "iso9660_i.h"
+
 #define ISO_BLOCK 2048
 
 static pthread_mutex_t iso_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -300,7 +302,9 @@ int bs_iso_open(struct bs_source *src, struct bs_iso **out,
 	iso->src = bs_source_ref(src);
 	iso->image_size = src->id.size;
 	iso->root->mode = S_IFDIR | 0555;
-	if ((rc = check_pvd(iso, err)) < 0 || (rc = import(iso, err)) < 0) {
+	if ((rc = check_pvd(iso, err)) < 0 ||
+	    (rc = bs_iso9660_check(src, iso->image_size, err)) < 0 ||
+	    (rc = import(iso, err)) < 0) {
 		bs_iso_unref(iso);
 		return rc;
 	}

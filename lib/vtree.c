@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <bootshelf/bootgen.h>
 #include <bootshelf/vtree.h>
@@ -88,6 +89,7 @@ struct bs_vnode *bs_vt_node(struct bs_vtree *t, struct bs_vnode *parent,
 	}
 	a->nodes[a->n++] = n;
 	n->mode = mode;
+	n->mtime = t->mtime;
 	n->parent = parent ? parent : n;
 	if (parent) {
 		if (parent->nkids % 16 == 0) {
@@ -235,6 +237,7 @@ int bs_vtree_build(struct bs_catalog *cat, struct bs_isocache *cache,
 	}
 	t->refs = 1;
 	t->generation = gen;
+	t->mtime = (int64_t)time(NULL);
 	t->cat = cat;
 	if (!(t->root = bs_vt_node(t, NULL, "", S_IFDIR | 0555)))
 		goto fail;

@@ -66,6 +66,8 @@ struct bs_entry_state {
 struct bs_vtree {
 	int refs;
 	uint64_t generation;		/* 1, 2, ... per shelf */
+	int64_t mtime;			/* build time: mtime of generated
+					   files and directories */
 	struct bs_catalog *cat;		/* owned */
 	struct bs_vnode *root;
 	struct bs_entry_state *states;	/* one per catalog entry */

@@ -62,6 +62,40 @@ def have(cmd):
     return shutil.which(cmd) is not None
 
 
+ASAN_BUILD = os.environ.get("BS_ASAN_BUILD", os.path.join(ROOT, "build-asan"))
+ASAN_ENV = dict(os.environ,
+                ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99",
+                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99")
+
+
+def asan_binpath(name):
+    """The ASan+UBSan build of a program, or None if not built."""
+    p = os.path.join(ASAN_BUILD, name)
+    return p if os.path.exists(p) else None
+
+
+def assert_no_sanitizer_report(proc):
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode != 99 and "Sanitizer" not in err \
+        and "runtime error" not in err, err
+
+
+@pytest.fixture
+def bs_asan():
+    """Run the ASan+UBSan CLI; fails the test on any sanitizer report."""
+    exe = asan_binpath("bootshelf")
+    if exe is None:
+        pytest.fail("no ASan build: run 'make unit-asan' first")
+
+    def run(*args):
+        p = subprocess.run([exe] + [str(a) for a in args],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=ASAN_ENV, timeout=300)
+        assert_no_sanitizer_report(p)
+        return p
+    return run
+
+
 @pytest.fixture
 def bs():
     """Run the bootshelf CLI; returns CompletedProcess (bytes stdout)."""
