@@ -56,6 +56,7 @@ struct fh {
 	struct bs_vtree *t;		/* reference, or NULL (underlay) */
 	const struct bs_vnode *n;	/* in t */
 	uint64_t next_check;		/* ms; rewrite-in-place check */
+	uint64_t next_off;		/* end of the last read (atomic) */
 	char *text;			/* FH_STATUS: owned */
 	size_t len;
 	int fd;				/* FH_UNDERLAY: owned */
@@ -608,6 +609,7 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 	struct fuse_bufvec *bv = &rv.v;
 	size_t next, covered = 0, nb = 0;
 	uint64_t now;
+	int seqread;
 
 	now = bsfs_now_ms();
 	if (now >= __atomic_load_n(&h->next_check, __ATOMIC_RELAXED)) {
@@ -650,6 +652,20 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		}
 		if (left)
 			break;	/* out of buffers: answer short */
+	}
+	/* sequential reader: read ahead on the source beyond this request.
+	 * FUSE requests come from several threads, out of order, which
+	 * defeats the kernel's own detection on the shared fd. */
+	seqread = __atomic_exchange_n(&h->next_off, (uint64_t)off + covered,
+				      __ATOMIC_RELAXED) == (uint64_t)off;
+	for (size_t i = nb; seqread && i-- > 0;) {
+		if (bv->buf[i].flags & FUSE_BUF_IS_FD) {
+			posix_fadvise(bv->buf[i].fd, bv->buf[i].pos +
+				      (off_t)bv->buf[i].size,
+				      BSFS_READAHEAD_KB * 1024,
+				      POSIX_FADV_WILLNEED);
+			break;
+		}
 	}
 	bv->count = nb;
 	bv->idx = 0;

@@ -109,8 +109,11 @@ def hot(path):
 
 
 def cold(path):
-    drop()
-    return seq(path)
+    best = 0
+    for _ in range(2):
+        drop()
+        best = max(best, seq(path))
+    return best
 
 
 rows = []
