@@ -40,6 +40,10 @@
 #define ZERO_LEN	(256u * 1024)
 static char zero_page[ZERO_LEN];
 
+/* A read starting this close to where the previous one ended counts as
+ * sequential (readahead requests arrive slightly out of order). */
+#define SEQ_SLACK	(4u << 20)
+
 enum fh_kind { FH_TREE, FH_STATUS, FH_UNDERLAY, FH_DIR };
 
 struct dent {
@@ -608,7 +612,7 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 	union read_vec rv;
 	struct fuse_bufvec *bv = &rv.v;
 	size_t next, covered = 0, nb = 0;
-	uint64_t now;
+	uint64_t now, prev_end;
 	int seqread;
 
 	now = bsfs_now_ms();
@@ -656,8 +660,10 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 	/* sequential reader: read ahead on the source beyond this request.
 	 * FUSE requests come from several threads, out of order, which
 	 * defeats the kernel's own detection on the shared fd. */
-	seqread = __atomic_exchange_n(&h->next_off, (uint64_t)off + covered,
-				      __ATOMIC_RELAXED) == (uint64_t)off;
+	prev_end = __atomic_exchange_n(&h->next_off, (uint64_t)off + covered,
+				       __ATOMIC_RELAXED);
+	seqread = (uint64_t)off + SEQ_SLACK >= prev_end &&
+		  (uint64_t)off <= prev_end + SEQ_SLACK;
 	for (size_t i = nb; seqread && i-- > 0;) {
 		if (bv->buf[i].flags & FUSE_BUF_IS_FD) {
 			posix_fadvise(bv->buf[i].fd, bv->buf[i].pos +

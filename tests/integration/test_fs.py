@@ -246,3 +246,17 @@ def test_missing_dev_fuse_refused(tmp_path, iso):
                        timeout=30)
     assert p.returncode == 1, p.stdout
     assert b"/dev/fuse" in p.stdout and b"modprobe fuse" in p.stdout
+
+
+def test_uid_gid_options(tmp_path, iso):
+    cat = str(tmp_path / "catalog.conf")
+    write_catalog(cat, [("fed", iso["iso"])])
+    m = str(tmp_path / "m")
+    os.mkdir(m)
+    fs = FsMount(cat, m, args=("--uid", "65534", "--gid", "nogroup"))
+    try:
+        for p in ("boot", "boot/fed/linux", "pxelinux.cfg/default"):
+            st = os.stat(os.path.join(m, p))
+            assert (st.st_uid, st.st_gid) == (65534, 65534), p
+    finally:
+        assert fs.close() == 0
