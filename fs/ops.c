@@ -505,7 +505,7 @@ static void check_rewrite(const struct bs_blob *b, int opening)
 		    bs_source_id_equal(&now, &s->id))
 			continue;
 		pthread_mutex_lock(&warned_lock);
-		for (j = 0; j < nwarned; j++)
+		for (j = 0; j < nwarned && j < WARNED_MAX; j++)
 			if (bs_source_id_equal(&warned[j], &now))
 				old = 1;
 		if (!old)
