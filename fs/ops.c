@@ -17,6 +17,20 @@
  *
  * Left out on purpose: every kind of write (EROFS), xattrs (ENOSYS, which
  * the kernel remembers), locks, ioctl, poll.
+ *
+ * Replies, per operation:
+ *   lookup       entry (tree: 1 h; underlay: 1 s), negative entry (ino 0,
+ *                1 s), ESTALE, ENOTDIR
+ *   getattr      attr, ESTALE
+ *   readlink     target (tree symlinks), EINVAL, ESTALE
+ *   open         open (keep_cache; direct_io for status), EROFS for any
+ *                write flag, EISDIR, ESTALE, ENOMEM
+ *   read         data (fd/memory buffers), buf, EIO/errno from a copy
+ *   opendir      open, ESTALE, ENOTDIR, ENOMEM
+ *   readdir(plus) buf
+ *   release(dir) 0;  forget(_multi) none;  statfs  statfs
+ *   setattr, mknod, mkdir, unlink, rmdir, symlink, rename, link, write,
+ *   create, setxattr, removexattr, fallocate   EROFS
  */
 #include <errno.h>
 #include <dirent.h>
