@@ -20,6 +20,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,7 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 
+	bsfs.mnt = mnt;
 	/* the underlay: this fd keeps reaching the directory under the
 	 * mount */
 	bsfs.ufd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -248,6 +250,9 @@ int main(int argc, char **argv)
 	}
 	if (fuse_set_signal_handlers(bsfs.se) != 0)
 		goto out_session;
+	/* libfuse made SIGHUP end the session; it means "reload" here,
+	 * which the watcher sets up.  Until then a SIGHUP is ignored. */
+	signal(SIGHUP, SIG_IGN);
 	if (fuse_session_mount(bsfs.se, mnt) != 0) {
 		bs_err("cannot mount on %s", mnt);
 		goto out_signals;

@@ -174,3 +174,32 @@ def test_iso_rewritten_in_place_warns(setup):
         f.read(1 << 20)
     wait_for(lambda: "rewritten in place" in fs.logtext(), 5, "warning")
     assert "replace ISO files by rename" in fs.logtext()
+
+
+def test_dropin_and_late_iso(setup):
+    """A catalog.d/ drop-in adds an entry; an ISO that appears later at a
+    path the catalog already names shows up, and goes away when removed."""
+    d, ref, cat, fs = setup
+    boot = os.path.join(fs.mnt, "boot")
+    dropin = os.path.join(d, "catalog.d")
+    os.mkdir(dropin)
+    tmp = os.path.join(dropin, "late.conf.tmp")
+    late_path = os.path.join(d, "isos", "late.iso")
+    os.mkdir(os.path.dirname(late_path))
+    with open(tmp, "w") as f:
+        f.write("[iso late]\npath = %s\n" % late_path)
+    os.rename(tmp, os.path.join(dropin, "late.conf"))
+    status = os.path.join(fs.mnt, ".bootshelf", "status")
+    wait_for(lambda: b"[iso late]" in read(status), 5, "drop-in read")
+    assert not os.path.exists(os.path.join(boot, "late"))
+    late = make_iso(os.path.dirname(late_path), "late", seed=13)
+    t0 = time.monotonic()
+    install_iso(late)
+    wait_for(lambda: os.path.exists(os.path.join(boot, "late", "linux")), 5,
+             "late ISO")
+    print("ISO added: visible after %.3f s" % (time.monotonic() - t0))
+    assert read(os.path.join(boot, "late", "linux")) == \
+        late["files"]["images/pxeboot/vmlinuz"]
+    os.unlink(late_path)
+    wait_for(lambda: not os.path.exists(os.path.join(boot, "late")), 5,
+             "late ISO removed")
