@@ -1021,6 +1021,10 @@ static void bsfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* content-derived inode numbers make mtime-based invalidation
 	 * useless, and it would cost a GETATTR per read */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* Direct-I/O reads (the status file) one request at a time: with
+	 * async DIO a RELEASE was seen overtaking a READ still being
+	 * answered from the handle's buffer (ASan, reload storm test). */
+	conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	bs_debug("fuse: proto %u.%u capable 0x%x want 0x%x",
 		 conn->proto_major, conn->proto_minor, conn->capable,
 		 conn->want);
