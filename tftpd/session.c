@@ -51,12 +51,12 @@ struct tftpd_session {
 	uint32_t blksize, window;
 	uint64_t last_acked;		/* highest block acknowledged */
 	uint64_t last_sent;		/* highest block sent since then */
-	uint64_t final;			/* last block; 0 = not yet known */
+	uint64_t final;			/* last block; 0 = unknown */
 
 	/* netascii: state at the start of block last_acked + 1 */
 	uint64_t na_off, na_next_off;
 	struct bs_tftp_netascii na, na_next;
-	size_t na_len;			/* bytes of that block in slot 0 */
+	size_t na_len;			/* its length in slot 0 */
 	int na_ready;
 
 	uint32_t rto_us;		/* current retransmit timeout */
@@ -67,7 +67,7 @@ struct tftpd_session {
 
 	unsigned nslots;
 	uint8_t *slots;			/* nslots * (4 + blksize) */
-	size_t map_len;			/* of the mapping holding all this */
+	size_t map_len;			/* of the whole mapping */
 	struct iovec iov[MAX_SLOTS];
 	struct mmsghdr msgs[MAX_SLOTS];
 };

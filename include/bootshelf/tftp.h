@@ -58,7 +58,7 @@ struct bs_tftp_req {
 	enum bs_tftp_op op;		/* BS_TFTP_RRQ or BS_TFTP_WRQ */
 	const char *filename;		/* NUL-terminated, non-empty */
 	enum bs_tftp_mode mode;
-	unsigned opts;			/* BS_TFTP_OPT_* present and valid */
+	unsigned opts;			/* BS_TFTP_OPT_* seen, valid */
 	uint32_t blksize;		/* clamped to 8..65464 */
 	uint64_t tsize;			/* as sent (0 in an RRQ) */
 	uint32_t timeout;		/* seconds, 1..255 */

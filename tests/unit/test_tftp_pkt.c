@@ -244,13 +244,13 @@ static const struct { int line; uint64_t acked; uint16_t n; int ro;
 	{ __LINE__, 0, 16, 0, 16 },
 	{ __LINE__, 10, 10, 0, 0 },		/* duplicate */
 	{ __LINE__, 10, 9, 0, 65535 },		/* old: caller rejects */
-	{ __LINE__, 65530, 4, 0, 10 },		/* across the wrap to 0 */
+	{ __LINE__, 65530, 4, 0, 10 },	/* across the wrap to 0 */
 	{ __LINE__, 65535, 0, 0, 1 },
 	{ __LINE__, 65536, 0, 0, 0 },
 	{ __LINE__, 0, 0, 1, 0 },
 	{ __LINE__, 5, 0, 1, UINT64_MAX },
 	{ __LINE__, 0, 7, 1, 7 },
-	{ __LINE__, 65530, 4, 1, 9 },		/* 65535 is followed by 1 */
+	{ __LINE__, 65530, 4, 1, 9 },	/* 65535 is followed by 1 */
 	{ __LINE__, 65535, 1, 1, 1 },
 	{ __LINE__, 65536, 1, 1, 0 },
 	{ __LINE__, 65536, 2, 1, 1 },
@@ -265,7 +265,8 @@ static void block_numbers(void **state)
 			fail_msg("line %d", wire_vecs[i].line);
 	for (size_t i = 0; i < sizeof(ack_vecs) / sizeof(ack_vecs[0]); i++) {
 		uint64_t a = bs_tftp_ack_advance(ack_vecs[i].acked,
-						 ack_vecs[i].n, ack_vecs[i].ro);
+						 ack_vecs[i].n,
+						 ack_vecs[i].ro);
 		if (a != ack_vecs[i].adv)
 			fail_msg("line %d: %llu", ack_vecs[i].line,
 				 (unsigned long long)a);
