@@ -481,3 +481,29 @@ def test_same_as_tftpd_hpa(root, tftpd, tmp_path):
     finally:
         hpa.terminate()
         hpa.wait(10)
+
+
+def test_netascii_no_window_no_tsize(root, tftpd):
+    """netascii changes the length: neither tsize nor a window is
+    granted for it, and the bytes on the wire use CR LF."""
+    put(root, "t", b"a\nb\rc\n" * 300)
+    d = tftpd()
+    c = TftpClient(d.port)
+    reply = c.first_reply(request(RRQ, "t", mode=b"netascii", opts=[
+        ("tsize", 0), ("windowsize", 8), ("blksize", 100)]))
+    assert parse_oack(reply) == {"blksize": "100"}
+    c.close()
+    c = TftpClient(d.port)
+    c.sock.sendto(request(RRQ, "t", mode=b"netascii"), c.addr)
+    wire = bytearray()
+    blk = 1
+    while True:
+        data, c.server = c.sock.recvfrom(2000)
+        assert struct.unpack("!HH", data[:4]) == (DATA, blk)
+        wire += data[4:]
+        c.ack(blk)
+        if len(data) < 516:
+            break
+        blk += 1
+    c.close()
+    assert bytes(wire) == b"a\r\nb\r\0c\r\n" * 300
