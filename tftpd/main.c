@@ -122,7 +122,7 @@ static void drop_privileges(const char *user, const char *dir)
 		       strerror(errno));
 		exit(1);
 	}
-	if (setuid(0) == 0) {
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
 		bs_err("could regain root after dropping privileges");
 		exit(1);
 	}
