@@ -95,6 +95,7 @@ struct aoed {
 };
 
 int64_t aoed_now_ms(void);
+int64_t aoed_now_us(void);
 
 /* Make a target for @path as eS.L; opens the file.  NULL on allocation
  * failure; a file that cannot be opened gives a target with capacity 0

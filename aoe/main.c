@@ -57,6 +57,7 @@ static struct opts {
 	int foreground;
 	int verbose;
 	int announce_s;
+	int spin_us;
 	struct spec exports[MAX_SPECS];
 	size_t nexports;
 	struct spec masks[MAX_SPECS];
@@ -69,7 +70,7 @@ static void usage(FILE *f)
 "usage: bootshelf-aoed -i IFACE[,IFACE...] (-c CATALOG | -e SHELF.SLOT:FILE\n"
 "                      [-e ...]) [-m [SHELF.SLOT=]MAC[,MAC...]] [-b BUFCNT]\n"
 "                      [-s SECTORS] [-a SECONDS] [-I SECONDS] [-B BYTES]\n"
-"                      [-u USER] [-f] [-v] [-q]\n"
+"                      [-p USEC] [-u USER] [-f] [-v] [-q]\n"
 "Export files read-only as ATA over Ethernet targets eSHELF.SLOT.\n"
 "  -i IFACES   interfaces to serve on, comma separated\n"
 "  -c CATALOG  export every catalog entry with aoe = SHELF.SLOT\n"
@@ -80,6 +81,8 @@ static void usage(FILE *f)
 "  -a SECONDS  announce every SECONDS (default 30, 0: only at start)\n"
 "  -I SECONDS  idle time before a replaced file is switched (default 10)\n"
 "  -B BYTES    socket buffer size (default 8388608)\n"
+"  -p USEC     poll this long for more frames before sleeping (default\n"
+"              0: never; helps only with spare CPU cores)\n"
 "  -u USER     run as USER after opening the sockets\n"
 "  -f          foreground, log to stderr\n"
 "  -v / -q     more / less logging\n"
@@ -170,7 +173,7 @@ static void parse_args(int argc, char **argv, struct aoed *d)
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "i:c:e:m:b:s:a:I:B:u:fvqh", lo,
+	while ((c = getopt_long(argc, argv, "i:c:e:m:b:s:a:I:B:p:u:fvqh", lo,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -230,6 +233,11 @@ static void parse_args(int argc, char **argv, struct aoed *d)
 			if (parse_num(optarg, 65536, 1 << 30, &v) < 0)
 				goto bad;
 			d->sockbuf = (int)v;
+			break;
+		case 'p':
+			if (parse_num(optarg, 0, 100000, &v) < 0)
+				goto bad;
+			o.spin_us = (int)v;
 			break;
 		case 'u':
 			o.user = optarg;
@@ -459,7 +467,7 @@ int main(int argc, char **argv)
 	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
 	sigset_t sigs;
 	int ep, sfd, tfd, r, running = 1;
-	int64_t next_announce;
+	int64_t next_announce, spin_until = 0;
 	size_t ndirty;
 	int *dirty;
 
@@ -512,17 +520,23 @@ int main(int argc, char **argv)
 
 	while (running) {
 		/* interfaces that still had frames waiting are served
-		 * again before sleeping */
+		 * again before sleeping; after traffic, poll the sockets
+		 * for a little while instead of sleeping: waking up costs
+		 * more than a frame does, and initiators with a window
+		 * send the next request as soon as a reply arrives */
+		uint64_t before = d.frames_in;
+		int spinning = o.spin_us && aoed_now_us() < spin_until;
+
 		ndirty = 0;
 		for (size_t k = 0; k < d.nifs; k++)
 			ndirty += (size_t)dirty[k];
-		int n = epoll_wait(ep, evs, 16, ndirty ? 0 : -1);
+		int n = epoll_wait(ep, evs, 16, ndirty || spinning ? 0 : -1);
 		if (n < 0 && errno != EINTR) {
 			bs_err("epoll_wait: %s", strerror(errno));
 			break;
 		}
 		for (size_t k = 0; k < d.nifs; k++)
-			if (dirty[k]) {
+			if (dirty[k] || (spinning && n == 0)) {
 				r = aoed_net_serve(&d, &d.ifs[k]);
 				dirty[k] = r > 0;
 			}
@@ -581,6 +595,8 @@ int main(int argc, char **argv)
 				}
 			}
 		}
+		if (d.frames_in != before)
+			spin_until = aoed_now_us() + o.spin_us;
 	}
 	sd_notify(0, "STOPPING=1");
 	bs_info("exiting: frames in %llu out %llu", (unsigned long long)

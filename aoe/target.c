@@ -22,6 +22,14 @@
 
 #define AOED_FWVER	0x0001	/* bootshelf-aoed firmware version 1 */
 
+int64_t aoed_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t aoed_now_ms(void)
 {
 	struct timespec ts;
