@@ -73,6 +73,16 @@ struct aoed_target {
 	int mark;		/* reload bookkeeping */
 };
 
+/* A read waiting to be done before the replies go out: reads of one
+ * batch are merged into one preadv when their sectors follow on. */
+struct aoed_pend {
+	struct aoed_target *t;
+	uint64_t lba;
+	unsigned nsect;
+	unsigned txi;		/* reply frame index in tx */
+	size_t off;		/* data offset in that frame */
+};
+
 struct aoed_if {
 	char name[IF_NAMESIZE];
 	int fd;
@@ -80,6 +90,8 @@ struct aoed_if {
 	unsigned mtu;
 	unsigned maxscnt;	/* sectors per frame at this MTU */
 	struct aoed_batch rx, tx;
+	struct aoed_pend pend[AOED_TXMAX];
+	unsigned npend;
 };
 
 struct aoed {
@@ -91,7 +103,7 @@ struct aoed {
 	unsigned maxsect;		/* user cap on sectors per frame */
 	int64_t idle_ms;		/* idle time before switching files */
 	int sockbuf;			/* bytes */
-	uint64_t frames_in, frames_out, reads, drops;
+	uint64_t frames_in, frames_out, reads, preads, drops;
 };
 
 int64_t aoed_now_ms(void);

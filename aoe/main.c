@@ -423,6 +423,13 @@ static int drop_privileges(const char *user)
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct c[2];
 
+	/* drop the rest of the bounding set while we still may (this
+	 * needs CAP_SETPCAP, gone once we are the user); the kernel may
+	 * know more capabilities than our headers */
+	for (int cap = 0; cap < 64; cap++)
+		if (cap != CAP_NET_RAW &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break;
 	if (user) {
 		struct passwd *pw = getpwnam(user);
 
@@ -438,10 +445,6 @@ static int drop_privileges(const char *user)
 			return -errno;
 		}
 	}
-	/* drop the rest of the bounding set while we still may */
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (cap != CAP_NET_RAW)
-			(void)prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
 	memset(c, 0, sizeof(c));
 	c[0].effective = c[0].permitted = 1u << CAP_NET_RAW;
 	if (syscall(SYS_capset, &h, c) < 0) {
@@ -564,7 +567,8 @@ int main(int argc, char **argv)
 						sd_notify(0, "READY=1");
 					} else if (si.ssi_signo == SIGUSR1) {
 						bs_info("frames in %llu out "
-							"%llu reads %llu "
+							"%llu reads %llu in "
+							"%llu preadv, "
 							"dropped %llu",
 							(unsigned long long)
 							d.frames_in,
@@ -572,6 +576,8 @@ int main(int argc, char **argv)
 							d.frames_out,
 							(unsigned long long)
 							d.reads,
+							(unsigned long long)
+							d.preads,
 							(unsigned long long)
 							d.drops);
 					} else {

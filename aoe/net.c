@@ -98,10 +98,62 @@ void aoed_net_close(struct aoed *d)
 	d->nifs = 0;
 }
 
+/* Read one pending request on its own; on failure its reply becomes an
+ * ATA error. */
+static void read_one(struct aoed_if *i, const struct aoed_pend *p)
+{
+	uint8_t *reply = i->tx.iov[p->txi].iov_base;
+	size_t want = (size_t)p->nsect * BS_AOE_SECTOR;
+	ssize_t got = pread(p->t->fd, reply + p->off, want,
+			    (off_t)(p->lba * BS_AOE_SECTOR));
+
+	if (got < 0 || (size_t)got != want)
+		i->tx.iov[p->txi].iov_len = bs_aoe_read_failed(reply,
+							       i->tx.framecap);
+}
+
+/* Do the pending reads: runs of requests for consecutive sectors of one
+ * file (what a sequential reader with a window sends) become one
+ * preadv straight into the reply frames. */
+static void do_reads(struct aoed *d, struct aoed_if *i)
+{
+	struct iovec iov[AOED_TXMAX];
+	unsigned a = 0;
+
+	while (a < i->npend) {
+		const struct aoed_pend *p = &i->pend[a];
+		unsigned b = a;
+		size_t total;
+		ssize_t got;
+
+		iov[0].iov_base = (uint8_t *)i->tx.iov[p->txi].iov_base +
+				  p->off;
+		iov[0].iov_len = total = (size_t)p->nsect * BS_AOE_SECTOR;
+		while (b + 1 < i->npend && i->pend[b + 1].t == p->t &&
+		       i->pend[b + 1].lba == i->pend[b].lba +
+					     i->pend[b].nsect) {
+			const struct aoed_pend *q = &i->pend[++b];
+			iov[b - a].iov_base =
+				(uint8_t *)i->tx.iov[q->txi].iov_base + q->off;
+			iov[b - a].iov_len = (size_t)q->nsect * BS_AOE_SECTOR;
+			total += iov[b - a].iov_len;
+		}
+		got = preadv(p->t->fd, iov, (int)(b - a + 1),
+			     (off_t)(p->lba * BS_AOE_SECTOR));
+		d->preads++;
+		if (got < 0 || (size_t)got != total)
+			for (unsigned k = a; k <= b; k++)
+				read_one(i, &i->pend[k]);
+		a = b + 1;
+	}
+	i->npend = 0;
+}
+
 static void flush(struct aoed *d, struct aoed_if *i)
 {
 	int r;
 
+	do_reads(d, i);
 	if (i->tx.n == 0)
 		return;
 	r = aoed_putpkts(i->fd, &i->tx, i->tx.n);
@@ -145,12 +197,12 @@ static void answer(struct aoed *d, struct aoed_if *i, const uint8_t *req,
 		if (req[19] == BS_AOE_CMD_ATA)
 			t->last_active = now;
 		if (act.verdict == BS_AOE_READ) {
-			size_t want = (size_t)act.nsect * BS_AOE_SECTOR;
-			ssize_t got = pread(t->fd, reply + act.off, want,
-					    (off_t)(act.lba * BS_AOE_SECTOR));
-			if (got < 0 || (size_t)got != want)
-				act.len = bs_aoe_read_failed(reply,
-							     i->tx.framecap);
+			struct aoed_pend *p = &i->pend[i->npend++];
+			p->t = t;
+			p->lba = act.lba;
+			p->nsect = act.nsect;
+			p->txi = i->tx.n;
+			p->off = act.off;
 			d->reads++;
 		}
 		i->tx.iov[i->tx.n].iov_len = act.len;

@@ -2,8 +2,10 @@
 # bench-aoe.sh - bootshelf-aoed against vblade, the same initiator
 # (aoe_init), over a veth pair between two network namespaces, at MTU
 # 1500 and 9000 with 1, 16 and 64 requests outstanding.  Prints each
-# run's throughput, the initiator's CPU use (its own ceiling is about
-# MB/s divided by its CPU share), and the aoed/vblade ratios.
+# point's throughput, the initiator's CPU use (its own ceiling is about
+# MB/s divided by its CPU share), the target's CPU time per GB served,
+# and the aoed/vblade ratios of both.  On a shared machine throughput
+# follows the CPU share the two processes get; CPU per GB does not.
 #
 # usage: scripts/bench-aoe.sh [BUILD_DIR]      (run as root)
 # env:   BENCH_MIB (size of the exported file, default 512),
@@ -69,7 +71,10 @@ stop_target() {
 	pid=""
 }
 
-# run K: median MB/s (and the CPU of that run) over RUNS runs
+ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+HZ=$(getconf CLK_TCK)
+
+# run K: median MB/s (and the initiator CPU of that run) over RUNS runs
 run() {
 	for r in $(seq "$RUNS"); do
 		ip netns exec "$INS" "$INIT" -i "$IIF" -t 1.1 -k "$1" -T 100 \
@@ -85,10 +90,15 @@ for mtu in 1500 9000; do
 	for t in vblade aoed; do
 		start_target $t
 		for k in 1 16 64; do
+			t0=$(ticks)
 			set -- $(run $k)
-			echo "$mtu $t $k $1 $2 $3" >> "$res"
-			printf 'mtu %-5s %-7s k=%-3s %8s MB/s  initiator cpu %5s%%  retrans %s\n' \
-			    $mtu $t $k "$1" "$2" "$3"
+			# target CPU seconds per GB over all runs of this point
+			cpg=$(awk -v t=$(( $(ticks) - t0 )) -v hz="$HZ" \
+			    -v runs="$RUNS" -v mib="$MIB" \
+			    'BEGIN { printf "%.2f", t / hz / (runs * mib * 1048576 / 1e9) }')
+			echo "$mtu $t $k $1 $2 $3 $cpg" >> "$res"
+			printf 'mtu %-5s %-7s k=%-3s %8s MB/s  initiator cpu %5s%%  target cpu %6s s/GB  retrans %s\n' \
+			    $mtu $t $k "$1" "$2" "$cpg" "$3"
 		done
 		stop_target
 	done
@@ -96,15 +106,17 @@ done
 
 echo
 echo "summary (median of $RUNS runs, ${MIB} MiB, MB/s):"
-printf '%-5s %-4s %10s %10s %7s %18s\n' mtu k vblade aoed ratio "initiator ceiling"
+printf '%-5s %-4s %9s %9s %7s %11s %11s %7s %18s\n' mtu k vblade aoed ratio \
+    "vblade s/GB" "aoed s/GB" "cpu x" "initiator ceiling"
 awk '
-{ v[$1" "$3" "$2] = $4; c[$1" "$3" "$2] = $5 }
+{ v[$1" "$3" "$2] = $4; c[$1" "$3" "$2] = $5; g[$1" "$3" "$2] = $7 }
 END {
 	split("1500 9000", m, " "); split("1 16 64", ks, " ")
 	for (i = 1; i <= 2; i++) for (j = 1; j <= 3; j++) {
 		key = m[i]" "ks[j]
 		a = v[key" aoed"]; b = v[key" vblade"]; cpu = c[key" aoed"]
+		ga = g[key" aoed"]; gb = g[key" vblade"]
 		ceil = cpu > 0 ? a * 100 / cpu : 0
-		printf "%-5s %-4s %10.1f %10.1f %6.2fx %15.0f MB/s\n", m[i], ks[j], b, a, b > 0 ? a / b : 0, ceil
+		printf "%-5s %-4s %9.1f %9.1f %6.2fx %11.2f %11.2f %6.2fx %13.0f MB/s\n", m[i], ks[j], b, a, (b > 0 ? a / b : 0), gb, ga, (ga > 0 ? gb / ga : 0), ceil
 	}
 }' "$res"

@@ -440,3 +440,34 @@ def test_vblade_reference(net, iso, tmp_path):
     r = kv(net.init("ata", "0x24", "0x40", str(n), "1").stdout.decode()
            .splitlines()[-1])
     assert (r["status"], r["error"]) == ("0x41", "0x10")
+
+
+def test_privileges_dropped(net, tmp_path):
+    """-u: the daemon runs as the user with CAP_NET_RAW only, and opens
+    the ISO as that user."""
+    import pwd
+    import shutil
+    import tempfile
+    nobody = pwd.getpwnam("nobody")
+    d = tempfile.mkdtemp(prefix="bsaoe-")
+    try:
+        os.chmod(d, 0o755)
+        iso = make_iso(os.path.join(d, "pub.iso"), str(tmp_path), mib=1)
+        os.chmod(iso, 0o644)
+        log = str(tmp_path / "aoed.log")
+        p = net.start_aoed(["-u", "nobody", "-e", "0.1:" + iso], log)
+        with open("/proc/%d/status" % p.pid) as f:
+            st = dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+        assert st["Uid"].split()[0] == str(nobody.pw_uid)
+        assert st["Gid"].split()[0] == str(nobody.pw_gid)
+        net_raw = 1 << 13
+        assert int(st["CapEff"], 16) == net_raw
+        assert int(st["CapPrm"], 16) == net_raw
+        assert int(st["CapBnd"], 16) == net_raw
+        assert st["NoNewPrivs"].strip() == "1"
+        out = str(tmp_path / "out")
+        net.init("-o", out, "read")
+        assert sha(out) == sha(iso)
+        assert not log_problems(log)
+    finally:
+        shutil.rmtree(d)
