@@ -430,6 +430,39 @@ static void config_strings(void **state)
 	assert_int_equal(t.cfglen, 0);
 }
 
+/* MAC Mask List edits and reservations are refused; reads answer. */
+static void mask_and_reserve(void **state)
+{
+	static uint8_t req[2048], reply[CAP];
+	struct bs_aoe_target t;
+	struct bs_aoe_action act;
+
+	(void)state;
+	target_init(&t, 1);
+	build_req(req, 0x10, 7, 3, 2, 1, PEER);
+	bs_aoe_decide(&t, ME, req, 60, reply, sizeof(reply), &act);
+	assert_int_equal(act.verdict, BS_AOE_REPLY);
+	assert_int_equal(reply[26], 0);		/* MError */
+	assert_int_equal(reply[27], 1);		/* DirCount */
+	assert_memory_equal(reply + 30, MASKS[0], 6);
+	req[25] = 1;				/* edit: add STRANGER */
+	req[27] = 1;
+	req[29] = 1;
+	memcpy(req + 30, STRANGER, 6);
+	bs_aoe_decide(&t, ME, req, 60, reply, sizeof(reply), &act);
+	assert_int_equal(act.verdict, BS_AOE_REPLY);
+	assert_int_equal(reply[26], 1);		/* unspecified */
+	assert_int_equal(t.nmasks, 1);
+	build_req(req, 0x10, 7, 3, 3, 1, PEER);
+	bs_aoe_decide(&t, ME, req, 60, reply, sizeof(reply), &act);
+	assert_int_equal(reply[14], 0x18);
+	assert_int_equal(reply[25], 0);		/* no reservation */
+	req[24] = 1;				/* set */
+	bs_aoe_decide(&t, ME, req, 60, reply, sizeof(reply), &act);
+	assert_int_equal(reply[14], 0x1c);
+	assert_int_equal(reply[15], BS_AOE_ERR_BADARG);
+}
+
 static void announce_and_failed_read(void **state)
 {
 	static uint8_t reply[CAP];
@@ -499,6 +532,7 @@ int main(void)
 		cmocka_unit_test(identify),
 		cmocka_unit_test(decide_vectors),
 		cmocka_unit_test(config_strings),
+		cmocka_unit_test(mask_and_reserve),
 		cmocka_unit_test(announce_and_failed_read),
 		cmocka_unit_test(small_capacity),
 	};
