@@ -30,7 +30,7 @@ struct aoed_batch {
 	uint8_t *buf;		/* max * framecap bytes, owned */
 	struct mmsghdr *msg;	/* max entries, owned */
 	struct iovec *iov;
-	struct sockaddr_storage *addr;	/* packet type of received frames */
+	struct sockaddr_storage *addr;	/* sender and packet type */
 };
 
 /* Open a raw AoE socket bound to @ifname, non-blocking, with @bufbytes

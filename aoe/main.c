@@ -136,7 +136,8 @@ static int parse_macs(const char *s, struct spec *sp)
 
 	if (!list)
 		return -ENOMEM;
-	for (m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+	for (m = strtok_r(list, ",", &save); m;
+	     m = strtok_r(NULL, ",", &save)) {
 		unsigned v[6];
 		uint8_t (*n)[6];
 		char c;
@@ -197,9 +198,11 @@ static void parse_args(int argc, char **argv, struct aoed *d)
 		}
 		case 'm': {
 			struct spec *sp = &o.masks[o.nmasks];
-			const char *p = strchr(optarg, '=') ?
-				parse_addr(optarg, '=', &sp->shelf, &sp->slot) :
-				optarg;
+			const char *p = optarg;
+
+			if (strchr(optarg, '='))
+				p = parse_addr(optarg, '=', &sp->shelf,
+					       &sp->slot);
 
 			if (o.nmasks == MAX_SPECS || !p)
 				goto bad;
@@ -428,7 +431,8 @@ static int drop_privileges(const char *user)
 	 * know more capabilities than our headers */
 	for (int cap = 0; cap < 64; cap++)
 		if (cap != CAP_NET_RAW &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+		    errno == EINVAL)
 			break;
 	if (user) {
 		struct passwd *pw = getpwnam(user);
@@ -560,8 +564,9 @@ int main(int argc, char **argv)
 						sd_notify(0, "RELOADING=1");
 						bs_info("reloading");
 						if (load_targets(&d) < 0)
-							bs_warn("reload failed;"
-								" keeping the "
+							bs_warn("reload "
+								"failed; "
+								"keeping the "
 								"old targets");
 						aoed_net_announce(&d, NULL);
 						sd_notify(0, "READY=1");
@@ -589,11 +594,12 @@ int main(int argc, char **argv)
 				int64_t now = aoed_now_ms();
 
 				(void)!read(tfd, &ticks, sizeof(ticks));
-				for (size_t k = 0; k < d.ntargets; k++)
-					if (aoed_target_check(d.targets[k], now,
+				for (size_t k = 0; k < d.ntargets; k++) {
+					struct aoed_target *t = d.targets[k];
+					if (aoed_target_check(t, now,
 							      d.idle_ms))
-						aoed_net_announce(&d,
-							d.targets[k]);
+						aoed_net_announce(&d, t);
+				}
 				if (o.announce_s && now >= next_announce) {
 					aoed_net_announce(&d, NULL);
 					next_announce = now +

@@ -59,7 +59,8 @@ int aoed_net_open(struct aoed *d, const char *ifs)
 		if (d->maxsect && i->maxscnt > d->maxsect)
 			i->maxscnt = d->maxsect;
 		if (i->maxscnt == 0) {
-			bs_err("%s: MTU %u is too small for AoE", name, i->mtu);
+			bs_err("%s: MTU %u is too small for AoE", name,
+			       i->mtu);
 			r = -EINVAL;
 			goto out;
 		}
@@ -225,8 +226,8 @@ int aoed_net_serve(struct aoed *d, struct aoed_if *i)
 		}
 		d->frames_in += (unsigned)n;
 		for (int k = 0; k < n; k++)
-			answer(d, i, i->rx.iov[k].iov_base, i->rx.msg[k].msg_len,
-			       now);
+			answer(d, i, i->rx.iov[k].iov_base,
+			       i->rx.msg[k].msg_len, now);
 		flush(d, i);
 		if ((unsigned)n < i->rx.max)
 			return 0;
@@ -255,10 +256,12 @@ void aoed_net_announce(struct aoed *d, struct aoed_target *only)
 			     m++) {
 				const uint8_t *dst = t->nmasks ? t->masks[m]
 							       : bcast;
+				uint8_t *f;
+
 				if (i->tx.n == i->tx.max)
 					flush(d, i);
-				n = bs_aoe_announce(&t->t, i->mac, dst,
-						    i->tx.iov[i->tx.n].iov_base,
+				f = i->tx.iov[i->tx.n].iov_base;
+				n = bs_aoe_announce(&t->t, i->mac, dst, f,
 						    i->tx.framecap);
 				if (n == 0)
 					continue;

@@ -21,9 +21,9 @@
 
 #define BS_AOE_ETHERTYPE	0x88a2
 #define BS_AOE_VERSION		1
-#define BS_AOE_HDR_LEN		24	/* Ethernet + AoE common header */
+#define BS_AOE_HDR_LEN		24	/* Ethernet + AoE header */
 #define BS_AOE_ATA_LEN		36	/* ... + ATA argument */
-#define BS_AOE_CFG_LEN		32	/* ... + Query Config argument */
+#define BS_AOE_CFG_LEN		32	/* ... + Query Config arg */
 #define BS_AOE_CFGSTR_MAX	1024
 #define BS_AOE_MIN_FRAME	60	/* Ethernet minimum without FCS */
 #define BS_AOE_MASK_MAX		32

@@ -164,7 +164,7 @@ void bs_aoe_identify(uint8_t out[512], uint64_t sectors, const char *model,
 	put_word(out, 93, 0x400b);
 	for (unsigned i = 0; i < 4; i++)
 		put_word(out, 100 + i, (uint16_t)(sectors >> (16 * i)));
-	put_word(out, 106, 0x4000);		/* 512-byte logical sectors */
+	put_word(out, 106, 0x4000);		/* 512-byte sectors */
 	/* integrity word: signature A5h, checksum makes the sum zero */
 	out[510] = 0xa5;
 	for (unsigned i = 0; i < 511; i++)
@@ -379,8 +379,9 @@ static void do_cfg(struct bs_aoe_target *t, const uint8_t ifmac[6],
 		break;
 	case BS_AOE_CCMD_SET:
 		/* only into an empty string (or the same string again) */
-		if (t->cfglen && (c.len != t->cfglen ||
-				  memcmp(c.str ? c.str : req, t->cfg, c.len))) {
+		if (t->cfglen &&
+		    (c.len != t->cfglen ||
+		     memcmp(c.str ? c.str : req, t->cfg, c.len))) {
 			reply_hdr(t, ifmac, req, reply);
 			act->verdict = BS_AOE_REPLY;
 			act->len = cfg_reply(t, c.ccmd, reply, cap);

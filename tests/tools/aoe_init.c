@@ -153,8 +153,8 @@ static void print_cfg(FILE *out, const uint8_t *f, size_t n)
 			 (char)f[32 + i] : '.';
 	str[len < 1024 ? len : 1024] = 0;
 	hexmac(mac, f + 6);
-	fprintf(out, "target shelf=%u slot=%u mac=%s bufcnt=%u fw=0x%04x scnt=%u "
-	       "ver=%u ccmd=%u flags=0x%x err=%u cfg=%s\n",
+	fprintf(out, "target shelf=%u slot=%u mac=%s bufcnt=%u fw=0x%04x "
+	       "scnt=%u ver=%u ccmd=%u flags=0x%x err=%u cfg=%s\n",
 	       f[16] << 8 | f[17], f[18], mac, f[24] << 8 | f[25],
 	       f[26] << 8 | f[27], f[28], f[29] >> 4, f[29] & 15, f[14] & 15,
 	       f[15], str);
@@ -280,7 +280,8 @@ static uint64_t identify(int print)
 		serial[i] = 0;
 	for (int i = 7; i >= 0 && fw[i] == ' '; i--)
 		fw[i] = 0;
-	int lba48 = ((id[167] | id[173]) & 0x04) != 0;	/* words 83|86 b10 */
+	/* LBA48: bit 10 of word 83 or 86 */
+	int lba48 = ((id[167] | id[173]) & 0x04) != 0;
 	if (print)
 		printf("identify sectors=%llu lba28=%llu lba48=%d "
 		       "model=\"%s\" serial=\"%s\" fw=\"%s\"\n",
@@ -363,7 +364,8 @@ static int read_range(uint64_t start, uint64_t count, uint8_t *buf)
 			q->frame[26] = (uint8_t)q->cnt;
 			q->frame[27] = 0x24;
 			for (int b = 0; b < 6; b++)
-				q->frame[28 + b] = (uint8_t)(q->lba >> (8 * b));
+				q->frame[28 + b] =
+					(uint8_t)(q->lba >> (8 * b));
 			q->sent = t;
 			siov[nsend].iov_base = q->frame;
 			siov[nsend].iov_len = 60;
@@ -403,7 +405,8 @@ static int read_range(uint64_t start, uint64_t count, uint8_t *buf)
 			}
 			q = &s[tag & 0xffff];
 			if (!q->busy || q->gen != tag >> 16) {
-				stale++;	/* answer to a retransmitted tag */
+				/* the answer to a retransmitted tag */
+				stale++;
 				continue;
 			}
 			if ((r[14] & 4) || (r[27] & 0x01)) {
@@ -483,7 +486,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'i': opt.ifname = optarg; break;
 		case 't':
-			if (sscanf(optarg, "%u.%u", &opt.shelf, &opt.slot) != 2)
+			if (sscanf(optarg, "%u.%u", &opt.shelf,
+				   &opt.slot) != 2)
 				goto bad;
 			break;
 		case 'k': opt.window = (unsigned)num(optarg); break;
@@ -559,7 +563,8 @@ int main(int argc, char **argv)
 			if (fd < 0)
 				die(opt.out);
 			for (uint64_t o = 0; o < count * 512;) {
-				ssize_t w = write(fd, buf + o, count * 512 - o);
+				ssize_t w = write(fd, buf + o,
+						  count * 512 - o);
 				if (w <= 0)
 					die("write");
 				o += (uint64_t)w;

@@ -371,7 +371,7 @@ static void config_strings(void **state)
 	} v[] = {
 		{ 0, "", BS_AOE_REPLY, 0, "" },
 		{ 1, "abc", BS_AOE_IGNORE, 0, "" },	/* test: differs */
-		{ 3, "abc", BS_AOE_REPLY, 0, "abc" },	/* set into empty */
+		{ 3, "abc", BS_AOE_REPLY, 0, "abc" },	/* set */
 		{ 3, "abc", BS_AOE_REPLY, 0, "abc" },	/* same again */
 		{ 3, "xyz", BS_AOE_REPLY, BS_AOE_ERR_CFGSET, "abc" },
 		{ 1, "abc", BS_AOE_REPLY, 0, "abc" },	/* test: equal */
