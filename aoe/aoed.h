@@ -37,8 +37,9 @@ struct aoed_batch {
  * of socket buffer each way.  Returns the fd or -errno. */
 int aoed_dial(const char *ifname, int bufbytes);
 /* Receive up to b->max frames into b; returns the count (0 when none
- * are waiting) or -errno.  Frames for other hosts are dropped. */
-int aoed_getpkts(int fd, struct aoed_batch *b);
+ * are waiting) or -errno.  Frames for other hosts are dropped.  With
+ * @wait, block for the first frame up to the socket's receive timeout. */
+int aoed_getpkts(int fd, struct aoed_batch *b, int wait);
 /* Send b's first @n frames (lengths in iov); returns frames sent or
  * -errno.  Waits briefly when the socket buffer is full. */
 int aoed_putpkts(int fd, struct aoed_batch *b, unsigned n);
@@ -130,9 +131,10 @@ int aoed_target_check(struct aoed_target *t, int64_t now, int64_t idle_ms);
 int aoed_net_open(struct aoed *d, const char *ifs);
 void aoed_net_close(struct aoed *d);
 /* Serve what is waiting on interface @i: a bounded number of batches,
- * so other interfaces get their turn.  Returns 1 if more may be waiting,
- * 0 if drained, -errno on a socket error. */
-int aoed_net_serve(struct aoed *d, struct aoed_if *i);
+ * so other interfaces get their turn; with @wait, block for the first
+ * frame (see aoed_getpkts).  Returns 1 if more may be waiting, 0 if
+ * drained, -errno on a socket error. */
+int aoed_net_serve(struct aoed *d, struct aoed_if *i, int wait);
 /* Broadcast a Config response for @t (or every target if NULL) on every
  * interface. */
 void aoed_net_announce(struct aoed *d, struct aoed_target *t);

@@ -137,7 +137,7 @@ int aoed_dial(const char *ifname, int bufbytes)
 	return s;
 }
 
-int aoed_getpkts(int fd, struct aoed_batch *b)
+int aoed_getpkts(int fd, struct aoed_batch *b, int wait)
 {
 	int n, k = 0;
 
@@ -147,7 +147,8 @@ int aoed_getpkts(int fd, struct aoed_batch *b)
 		b->msg[i].msg_hdr.msg_namelen = sizeof(b->addr[i]);
 		b->msg[i].msg_hdr.msg_flags = 0;
 	}
-	n = recvmmsg(fd, b->msg, b->max, MSG_DONTWAIT, NULL);
+	n = recvmmsg(fd, b->msg, b->max, wait ? MSG_WAITFORONE : MSG_DONTWAIT,
+		     NULL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	/* keep frames addressed to us (unicast, broadcast, multicast);

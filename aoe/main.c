@@ -8,6 +8,7 @@
  * exporting devices other than regular files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -466,17 +467,174 @@ static int drop_privileges(const char *user)
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* Handle what signalfd has; returns 0 when the process should exit. */
+static int handle_signals(struct aoed *d, int sfd)
+{
+	struct signalfd_siginfo si;
+	int running = 1;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			sd_notify(0, "RELOADING=1");
+			bs_info("reloading");
+			if (load_targets(d) < 0)
+				bs_warn("reload failed; keeping the old "
+					"targets");
+			aoed_net_announce(d, NULL);
+			sd_notify(0, "READY=1");
+			break;
+		case SIGUSR1:
+			bs_info("frames in %llu out %llu reads %llu in %llu "
+				"preadv, dropped %llu",
+				(unsigned long long)d->frames_in,
+				(unsigned long long)d->frames_out,
+				(unsigned long long)d->reads,
+				(unsigned long long)d->preads,
+				(unsigned long long)d->drops);
+			break;
+		default:
+			running = 0;
+		}
+	}
+	return running;
+}
+
+/* Once a second: replaced files, periodic announcements. */
+static void tick(struct aoed *d, int64_t now, int64_t *next_announce)
+{
+	for (size_t k = 0; k < d->ntargets; k++) {
+		struct aoed_target *t = d->targets[k];
+		if (aoed_target_check(t, now, d->idle_ms))
+			aoed_net_announce(d, t);
+	}
+	if (o.announce_s && now >= *next_announce) {
+		aoed_net_announce(d, NULL);
+		*next_announce = now + o.announce_s * 1000;
+	}
+}
+
+/*
+ * One interface: block in the receive itself, which saves an epoll_wait
+ * per wake-up (what an initiator with one request outstanding, like
+ * iPXE, causes for every frame).  The receive times out every 200 ms so
+ * signals and timers are looked at even when no frame comes.
+ */
+static int loop_one(struct aoed *d, int sfd)
+{
+	struct aoed_if *i = &d->ifs[0];
+	struct timeval tv = { 0, 200000 };
+	int64_t next_announce = aoed_now_ms() + o.announce_s * 1000;
+	int64_t next_tick = aoed_now_ms() + 1000, next_sig = 0;
+	int fl = fcntl(i->fd, F_GETFL);
+
+	if (fl < 0 || fcntl(i->fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+	    setsockopt(i->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		bs_err("%s: %s", i->name, strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		int64_t now;
+		int r = aoed_net_serve(d, i, 1);
+
+		if (r < 0 && r != -EAGAIN && r != -EINTR)
+			bs_warn("%s: receive: %s", i->name, strerror(-r));
+		now = aoed_now_ms();
+		if (now >= next_sig) {
+			if (!handle_signals(d, sfd))
+				return 0;
+			next_sig = now + 200;
+		}
+		if (now >= next_tick) {
+			tick(d, now, &next_announce);
+			next_tick = now + 1000;
+		}
+	}
+}
+
+/* Several interfaces (or busy polling): one epoll loop over them all. */
+static int loop_many(struct aoed *d, int sfd)
+{
+	struct epoll_event ev, evs[16];
+	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
+	int64_t next_announce = aoed_now_ms() + o.announce_s * 1000;
+	int64_t spin_until = 0;
+	int ep, tfd, r, running = 1;
+	int *dirty;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	dirty = calloc(d->nifs, sizeof(*dirty));
+	if (ep < 0 || tfd < 0 || !dirty ||
+	    timerfd_settime(tfd, 0, &its, NULL) < 0) {
+		bs_err("event loop: %s", strerror(errno));
+		return 1;
+	}
+	ev.events = EPOLLIN;
+	for (size_t k = 0; k < d->nifs; k++) {
+		ev.data.u64 = k;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, d->ifs[k].fd, &ev) < 0)
+			return 1;
+	}
+	ev.data.u64 = 1000000;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.u64 = 1000001;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+
+	while (running) {
+		/* interfaces that still had frames waiting are served
+		 * again before sleeping; with -p, after traffic, poll the
+		 * sockets for a while instead of sleeping */
+		uint64_t before = d->frames_in;
+		int spinning = o.spin_us && aoed_now_us() < spin_until;
+		size_t ndirty = 0;
+		int n;
+
+		for (size_t k = 0; k < d->nifs; k++)
+			ndirty += (size_t)dirty[k];
+		n = epoll_wait(ep, evs, 16, ndirty || spinning ? 0 : -1);
+		if (n < 0 && errno != EINTR) {
+			bs_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (size_t k = 0; k < d->nifs; k++)
+			if (dirty[k] || (spinning && n == 0)) {
+				r = aoed_net_serve(d, &d->ifs[k], 0);
+				dirty[k] = r > 0;
+			}
+		for (int e = 0; e < n; e++) {
+			uint64_t id = evs[e].data.u64;
+
+			if (id < d->nifs) {
+				r = aoed_net_serve(d, &d->ifs[id], 0);
+				if (r < 0)
+					bs_warn("%s: receive: %s",
+						d->ifs[id].name, strerror(-r));
+				dirty[id] = r > 0;
+			} else if (id == 1000000) {
+				running = handle_signals(d, sfd);
+			} else {
+				uint64_t ticks;
+
+				(void)!read(tfd, &ticks, sizeof(ticks));
+				tick(d, aoed_now_ms(), &next_announce);
+			}
+		}
+		if (d->frames_in != before)
+			spin_until = aoed_now_us() + o.spin_us;
+	}
+	free(dirty);
+	close(tfd);
+	close(ep);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct aoed d = { .bufcnt = 64, .idle_ms = 10000,
 			  .sockbuf = 8 << 20 };
-	struct epoll_event ev, evs[16];
-	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
 	sigset_t sigs;
-	int ep, sfd, tfd, r, running = 1;
-	int64_t next_announce, spin_until = 0;
-	size_t ndirty;
-	int *dirty;
+	int sfd, rc;
 
 	parse_args(argc, argv, &d);
 	bs_log_init("bootshelf-aoed", o.foreground, o.verbose);
@@ -498,118 +656,21 @@ int main(int argc, char **argv)
 		return 1;
 	if (d.ntargets == 0)
 		bs_warn("nothing to export yet");
-
-	ep = epoll_create1(EPOLL_CLOEXEC);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	dirty = calloc(d.nifs, sizeof(*dirty));
-	if (ep < 0 || sfd < 0 || tfd < 0 || !dirty ||
-	    timerfd_settime(tfd, 0, &its, NULL) < 0) {
-		bs_err("event loop: %s", strerror(errno));
+	if (sfd < 0) {
+		bs_err("signalfd: %s", strerror(errno));
 		return 1;
 	}
-	ev.events = EPOLLIN;
-	for (size_t k = 0; k < d.nifs; k++) {
-		ev.data.u64 = k;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, d.ifs[k].fd, &ev) < 0)
-			return 1;
-	}
-	ev.data.u64 = 1000000;
-	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	ev.data.u64 = 1000001;
-	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 
 	aoed_net_announce(&d, NULL);
-	next_announce = aoed_now_ms() + o.announce_s * 1000;
 	sd_notify(0, "READY=1");
 	bs_info("serving %zu target(s) on %zu interface(s)", d.ntargets,
 		d.nifs);
+	if (d.nifs == 1 && !o.spin_us && !getenv("BS_AOED_EPOLL"))
+		rc = loop_one(&d, sfd);
+	else
+		rc = loop_many(&d, sfd);
 
-	while (running) {
-		/* interfaces that still had frames waiting are served
-		 * again before sleeping; after traffic, poll the sockets
-		 * for a little while instead of sleeping: waking up costs
-		 * more than a frame does, and initiators with a window
-		 * send the next request as soon as a reply arrives */
-		uint64_t before = d.frames_in;
-		int spinning = o.spin_us && aoed_now_us() < spin_until;
-
-		ndirty = 0;
-		for (size_t k = 0; k < d.nifs; k++)
-			ndirty += (size_t)dirty[k];
-		int n = epoll_wait(ep, evs, 16, ndirty || spinning ? 0 : -1);
-		if (n < 0 && errno != EINTR) {
-			bs_err("epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (size_t k = 0; k < d.nifs; k++)
-			if (dirty[k] || (spinning && n == 0)) {
-				r = aoed_net_serve(&d, &d.ifs[k]);
-				dirty[k] = r > 0;
-			}
-		for (int e = 0; e < n; e++) {
-			uint64_t id = evs[e].data.u64;
-
-			if (id < d.nifs) {
-				r = aoed_net_serve(&d, &d.ifs[id]);
-				if (r < 0)
-					bs_warn("%s: receive: %s",
-						d.ifs[id].name, strerror(-r));
-				dirty[id] = r > 0;
-			} else if (id == 1000000) {
-				struct signalfd_siginfo si;
-				while (read(sfd, &si, sizeof(si)) ==
-				       sizeof(si)) {
-					if (si.ssi_signo == SIGHUP) {
-						sd_notify(0, "RELOADING=1");
-						bs_info("reloading");
-						if (load_targets(&d) < 0)
-							bs_warn("reload "
-								"failed; "
-								"keeping the "
-								"old targets");
-						aoed_net_announce(&d, NULL);
-						sd_notify(0, "READY=1");
-					} else if (si.ssi_signo == SIGUSR1) {
-						bs_info("frames in %llu out "
-							"%llu reads %llu in "
-							"%llu preadv, "
-							"dropped %llu",
-							(unsigned long long)
-							d.frames_in,
-							(unsigned long long)
-							d.frames_out,
-							(unsigned long long)
-							d.reads,
-							(unsigned long long)
-							d.preads,
-							(unsigned long long)
-							d.drops);
-					} else {
-						running = 0;
-					}
-				}
-			} else {
-				uint64_t ticks;
-				int64_t now = aoed_now_ms();
-
-				(void)!read(tfd, &ticks, sizeof(ticks));
-				for (size_t k = 0; k < d.ntargets; k++) {
-					struct aoed_target *t = d.targets[k];
-					if (aoed_target_check(t, now,
-							      d.idle_ms))
-						aoed_net_announce(&d, t);
-				}
-				if (o.announce_s && now >= next_announce) {
-					aoed_net_announce(&d, NULL);
-					next_announce = now +
-						o.announce_s * 1000;
-				}
-			}
-		}
-		if (d.frames_in != before)
-			spin_until = aoed_now_us() + o.spin_us;
-	}
 	sd_notify(0, "STOPPING=1");
 	bs_info("exiting: frames in %llu out %llu", (unsigned long long)
 		d.frames_in, (unsigned long long)d.frames_out);
@@ -619,9 +680,6 @@ int main(int argc, char **argv)
 	aoed_net_close(&d);
 	for (size_t k = 0; k < o.nmasks; k++)
 		free(o.masks[k].macs);
-	free(dirty);
-	close(tfd);
 	close(sfd);
-	close(ep);
-	return 0;
+	return rc;
 }

@@ -211,12 +211,11 @@ static void answer(struct aoed *d, struct aoed_if *i, const uint8_t *req,
 	}
 }
 
-int aoed_net_serve(struct aoed *d, struct aoed_if *i)
+int aoed_net_serve(struct aoed *d, struct aoed_if *i, int wait)
 {
-	int64_t now = aoed_now_ms();
-
 	for (int round = 0; round < 16; round++) {
-		int n = aoed_getpkts(i->fd, &i->rx);
+		int n = aoed_getpkts(i->fd, &i->rx, wait && round == 0);
+		int64_t now;
 
 		if (n < 0)
 			return n;
@@ -224,6 +223,7 @@ int aoed_net_serve(struct aoed *d, struct aoed_if *i)
 			flush(d, i);
 			return 0;
 		}
+		now = aoed_now_ms();
 		d->frames_in += (unsigned)n;
 		for (int k = 0; k < n; k++)
 			answer(d, i, i->rx.iov[k].iov_base,

@@ -471,3 +471,24 @@ def test_privileges_dropped(net, tmp_path):
         assert not log_problems(log)
     finally:
         shutil.rmtree(d)
+
+
+def test_two_interfaces(net, iso, tmp_path):
+    """Several interfaces share one epoll loop; each advertises the
+    sectors per frame of its own MTU."""
+    log = str(tmp_path / "aoed.log")
+    p = net.start_aoed(["-i", net.tif + ",lo", "-e", "4.2:" + iso], log)
+    with open(log, "rb") as f:
+        text = f.read()
+    assert b"lo: MTU 65536, 127 sectors per frame" in text
+    (t,) = targets(net.init("discover").stdout)
+    assert (t["shelf"], t["slot"], t["scnt"]) == ("4", "2", "2")
+    out = str(tmp_path / "out")
+    net.init("-k", "16", "-o", out, "read")
+    assert sha(out) == sha(iso)
+    p.send_signal(signal.SIGHUP)
+    wait_for(lambda: b"reloading" in open(log, "rb").read(), 10, "reload")
+    net.init("identify")
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(15) == 0
+    assert not log_problems(log)
