@@ -30,15 +30,6 @@
 
 #include "aoed.h"
 
-/* The catalog module may not be linked into every build of the
- * library; without it -c reports that it is unavailable. */
-extern int bs_catalog_load(const char *path, struct bs_catalog **out,
-			   struct bs_diags *diags) __attribute__((weak));
-extern void bs_catalog_free(struct bs_catalog *cat) __attribute__((weak));
-extern void bs_diag_format(const struct bs_diag *g, char *buf, size_t len)
-	__attribute__((weak));
-extern void bs_diags_free(struct bs_diags *d) __attribute__((weak));
-
 #define MAX_SPECS 256
 
 /* A -e or -m argument, kept for reloads. */
@@ -299,12 +290,6 @@ static int collect(struct want *w, size_t *nw, size_t cap,
 		struct bs_diags diags = { 0 };
 		int r;
 
-		if (!bs_catalog_load || !bs_catalog_free ||
-		    !bs_diag_format || !bs_diags_free) {
-			bs_err("%s: catalog support is not built in",
-			       o.catalog);
-			return -ENOTSUP;
-		}
 		r = bs_catalog_load(o.catalog, catp, &diags);
 		for (size_t k = 0; k < diags.n; k++) {
 			char line[1024];
@@ -412,8 +397,7 @@ static int load_targets(struct aoed *d)
 		aoed_target_free(t);
 		d->targets[k--] = d->targets[--d->ntargets];
 	}
-	if (cat && bs_catalog_free)
-		bs_catalog_free(cat);
+	bs_catalog_free(cat);
 	return r;
 }
 
