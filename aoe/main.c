@@ -272,6 +272,7 @@ struct want {
 	uint16_t shelf;
 	uint8_t slot;
 	const char *path;
+	const char *mask;	/* catalog aoe_mask, "MAC,MAC" or NULL */
 };
 
 static int collect(struct want *w, size_t *nw, size_t cap,
@@ -284,6 +285,7 @@ static int collect(struct want *w, size_t *nw, size_t cap,
 		w[n].shelf = o.exports[k].shelf;
 		w[n].slot = o.exports[k].slot;
 		w[n].path = o.exports[k].path;
+		w[n].mask = NULL;
 		n++;
 	}
 	if (o.catalog) {
@@ -310,6 +312,7 @@ static int collect(struct want *w, size_t *nw, size_t cap,
 			w[n].shelf = (uint16_t)e->aoe_shelf;
 			w[n].slot = (uint8_t)e->aoe_slot;
 			w[n].path = e->path;
+			w[n].mask = e->aoe_mask;
 			n++;
 		}
 	}
@@ -326,10 +329,18 @@ static int collect(struct want *w, size_t *nw, size_t cap,
 	return 0;
 }
 
-static void apply_masks(struct aoed_target *t)
+/* -m masks for this target plus the catalog's aoe_mask list. */
+static void apply_masks(struct aoed_target *t, const char *catmask)
 {
 	uint8_t m[BS_AOE_MASK_MAX][6];
 	size_t n = 0;
+	char tmp[1024], *save = NULL, *tok;
+
+	snprintf(tmp, sizeof(tmp), "%s", catmask ? catmask : "");
+	for (tok = strtok_r(tmp, ", ", &save); tok && n < BS_AOE_MASK_MAX;
+	     tok = strtok_r(NULL, ", ", &save))
+		if (bs_mac_parse(tok, m[n]) == 0)	/* checked by catalog */
+			n++;
 
 	for (size_t k = 0; k < o.nmasks; k++) {
 		const struct spec *sp = &o.masks[k];
@@ -387,7 +398,7 @@ static int load_targets(struct aoed *d)
 		}
 		if (t->mark != 2)
 			t->mark = 1;
-		apply_masks(t);
+		apply_masks(t, w[j].mask);
 	}
 	for (size_t k = 0; k < d->ntargets; k++) {
 		struct aoed_target *t = d->targets[k];

@@ -56,3 +56,24 @@ def test_catalog_targets_and_reload(tmp_path):
                     if "catalog" not in l and "beta" not in l]
     finally:
         n.close()
+
+
+def test_catalog_aoe_mask(tmp_path):
+    """aoe_mask in the catalog: only the listed initiators are answered."""
+    a = make_iso(str(tmp_path / "a.iso"), str(tmp_path), mib=1)
+    b = make_iso(str(tmp_path / "b.iso"), str(tmp_path), mib=1)
+    n = Net()
+    try:
+        cat = tmp_path / "catalog.conf"
+        cat.write_text("[iso open]\npath = %s\naoe = 0.1\n"
+                       "aoe_mask = %s, 52:54:00:00:00:99\n\n"
+                       "[iso closed]\npath = %s\naoe = 0.2\n"
+                       "aoe_mask = 52:54:00:00:00:98\n" % (a, n.imac, b))
+        log = str(tmp_path / "aoed.log")
+        p = n.start_aoed(["-c", str(cat)], log)
+        assert targets(n.init("-w", "500", "discover").stdout) == \
+            [("0", "1")]
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(15) == 0
+    finally:
+        n.close()

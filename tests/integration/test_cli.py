@@ -166,6 +166,8 @@ def test_malformed_iso(bs, bs_asan, kit, tmp_path, kind, words):
     ("[host 52:54:00:zz:34:56]\nboot = a\n", "MAC"),
     ("[iso a]\npath = /x\n[host 52:54:00:12:34:56]\nboot = b\n", "'b'"),
     ("[iso a\npath = /x\n", ":1:"),
+    ("[iso a]\npath = /x\naoe = 0.1\naoe_mask = 52:54:00:12:34:56,nope\n",
+     "'nope' is not a MAC address"),
 ])
 def test_bad_catalog(bs, bs_asan, tmp_path, text, words):
     cat = tmp_path / "c.conf"
