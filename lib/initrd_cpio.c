@@ -126,11 +126,15 @@ static int do_header(struct ird_cpio *c, struct run *r)
 			 c->body_len;
 	c->next_header = (c->next_header + 3) & ~(uint64_t)3;
 	c->state = IRD_SKIPIT;
-	if (c->name_len == 0 || c->name_len > IRD_PATH_MAX)
+	if (c->name_len == 0 || c->name_len > IRD_PATH_MAX) {
+		c->skipped++;
 		return 0;
+	}
 	if (S_ISLNK(c->mode)) {
-		if (c->body_len > IRD_PATH_MAX)
+		if (c->body_len > IRD_PATH_MAX) {
+			c->skipped++;
 			return 0;
+		}
 		read_into(c, r, c->symlink_buf,
 			  IRD_N_ALIGN(c->name_len) + c->body_len,
 			  IRD_GOTSYMLINK);
@@ -140,6 +144,8 @@ static int do_header(struct ird_cpio *c, struct run *r)
 	if (S_ISREG(c->mode) || !c->body_len)
 		read_into(c, r, c->name_buf, IRD_N_ALIGN(c->name_len),
 			  IRD_GOTNAME);
+	else
+		c->skipped++;
 	return 0;
 }
 

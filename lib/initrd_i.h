@@ -41,6 +41,7 @@ struct ird_cpio {
 	int csum_present, want_data;
 	uint32_t io_csum;
 	const char *msg;	/* kernel error, static string; stops the run */
+	uint64_t skipped;	/* entries skipped unnamed */
 	const struct ird_cpio_ops *ops;
 	void *ctx;
 	/* Collect state: bytes go to collect, remains still missing. */

@@ -593,6 +593,8 @@ int bs_initrd_scan(const struct bs_initrd_reader *r,
 	}
 	rc = 0;
 out:
+	if (s.cpio)
+		out->skipped = s.cpio->skipped;
 	finish(out);
 	free(s.cpio);
 	free(s.out);

@@ -546,24 +546,24 @@ static void absurd_sizes(void **state)
 	static const struct {
 		unsigned mode, filesize, namesize;
 		const char *name;
-		int unterminated, entries;
+		int unterminated, entries, skipped;
 		const char *err;
 	} t[] = {
 		/* 4 GiB - 1 of data announced, 4 given */
-		{ 0100644, 0xffffffffu, 7, "a/file", 1, 1, "" },
+		{ 0100644, 0xffffffffu, 7, "a/file", 1, 1, 0, "" },
 		/* name length 4 GiB - 1: skipped, unnamed */
-		{ 0100644, 0, 0xffffffffu, "a/file", 1, 0, "" },
+		{ 0100644, 0, 0xffffffffu, "a/file", 1, 0, 1, "" },
 		/* name longer than PATH_MAX: skipped like the kernel */
-		{ 0100644, 0, 5000, "a/file", 1, 0, "" },
+		{ 0100644, 0, 5000, "a/file", 1, 0, 1, "" },
 		/* empty name: skipped, and the kernel then expects the
 		 * next header 2 bytes after this one's, inside the name */
-		{ 0100644, 0, 0, "a/file", 0, 0, "no cpio magic" },
+		{ 0100644, 0, 0, "a/file", 0, 0, 1, "no cpio magic" },
 		/* no NUL inside namesize */
-		{ 0100644, 0, 3, "a/file", 0, 0, "malformed archive" },
+		{ 0100644, 0, 3, "a/file", 0, 0, 0, "malformed archive" },
 		/* symlink target longer than PATH_MAX: skipped */
-		{ 0120777, 5000, 7, "a/link", 1, 0, "" },
+		{ 0120777, 5000, 7, "a/link", 1, 0, 1, "" },
 		/* a directory with data: skipped unnamed */
-		{ 040755, 4, 7, "a/dir1", 0, 0, "" },
+		{ 040755, 4, 7, "a/dir1", 0, 0, 1, "" },
 	};
 
 	(void)state;
@@ -577,7 +577,8 @@ static void absurd_sizes(void **state)
 		scan_buf(&b, &i);
 		if (strcmp(i.kernel_error, t[k].err) ||
 		    i.unterminated != t[k].unterminated ||
-		    i.entries != (uint64_t)t[k].entries)
+		    i.entries != (uint64_t)t[k].entries ||
+		    i.skipped != (uint64_t)t[k].skipped)
 			fail_msg("case %zu: error '%s' unterminated %d "
 				 "entries %llu", k, i.kernel_error,
 				 i.unterminated,
