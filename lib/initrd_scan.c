@@ -29,6 +29,8 @@
 #define DEFAULT_MAX_OUT (2ULL << 30)
 #define DEFAULT_MAX_ENTRIES 4000000ULL
 
+enum { LIM_NONE, LIM_ENTRIES, LIM_OUT };
+
 struct scan {
 	const struct bs_initrd_reader *r;
 	struct bs_initrd_info *info;
@@ -39,7 +41,7 @@ struct scan {
 	struct ird_cpio *cpio;		/* owned */
 	struct bs_initrd_member *cur;	/* NULL past the table */
 	uint64_t max_out, max_entries;
-	int limit;			/* a limit was hit: stop */
+	int limit;			/* LIM_*: a limit was hit, stop */
 	/* modules.builtin being read, one line at a time */
 	char line[256];
 	size_t linelen;
@@ -189,7 +191,7 @@ static int on_entry(void *ctx, const char *name, uint32_t mode)
 	const char *n = name;
 
 	if (++s->info->entries > s->max_entries) {
-		s->limit = 1;
+		s->limit = LIM_ENTRIES;
 		return 0;
 	}
 	if (s->cur)
@@ -325,8 +327,9 @@ static int limit_hit(struct scan *s, uint64_t off)
 {
 	snprintf(s->info->incomplete, sizeof(s->info->incomplete),
 		 "stopped at offset %" PRIu64 ": more than %" PRIu64
-		 " %s", off, s->limit ? s->max_entries : s->max_out,
-		 s->limit ? "entries" : "decompressed bytes");
+		 " %s", off, s->limit == LIM_ENTRIES ? s->max_entries :
+		 s->max_out, s->limit == LIM_ENTRIES ? "entries" :
+		 "decompressed bytes");
 	return bs_error_set(s->err, -EFBIG, "initrd: %s",
 			    s->info->incomplete);
 }
@@ -386,14 +389,15 @@ static int plain_member(struct scan *s, uint64_t *off)
 	return 0;
 }
 
-/* The kernel's flush_buffer(): one chunk of decompressed cpio. */
-static int flush(struct scan *s, const uint8_t *buf, size_t len)
+/* The kernel's flush_buffer(): one chunk of decompressed cpio.  Stops
+ * on a kernel error (c->msg) or a limit (s->limit). */
+static void flush(struct scan *s, const uint8_t *buf, size_t len)
 {
 	struct ird_cpio *c = s->cpio;
 
 	if (len > s->max_out - s->info->out_bytes) {
-		s->limit = 0;
-		return -EFBIG;
+		s->limit = LIM_OUT;
+		return;
 	}
 	s->info->out_bytes += len;
 	if (s->cur)
@@ -402,7 +406,7 @@ static int flush(struct scan *s, const uint8_t *buf, size_t len)
 		size_t w = ird_cpio_feed(c, buf, len);
 
 		if (c->msg || s->limit)
-			return 0;
+			return;
 		buf += w;
 		len -= w;
 		if (!len)
@@ -413,10 +417,9 @@ static int flush(struct scan *s, const uint8_t *buf, size_t len)
 			c->state = IRD_RESET;
 		else {
 			c->msg = "junk within compressed archive";
-			return 0;
+			return;
 		}
 	}
-	return 0;
 }
 
 static int compressed_member(struct scan *s, enum bs_initrd_fmt fmt,
@@ -425,7 +428,7 @@ static int compressed_member(struct scan *s, enum bs_initrd_fmt fmt,
 	struct ird_cpio *c = s->cpio;
 	struct ird_decomp *d;
 	uint64_t start = *off, pos = *off;
-	int rc, end = 0;
+	int rc, end = 0, stuck = 0;
 
 	member_begin(s, fmt, start);
 	rc = ird_decomp_new(fmt, &d);
@@ -464,11 +467,7 @@ static int compressed_member(struct scan *s, enum bs_initrd_fmt fmt,
 			goto out;
 		}
 		if (got) {
-			rc = flush(s, s->out, got);
-			if (rc < 0) {
-				rc = limit_hit(s, pos);
-				goto out;
-			}
+			flush(s, s->out, got);
 			if (s->limit) {
 				rc = limit_hit(s, pos);
 				goto out;
@@ -482,6 +481,15 @@ static int compressed_member(struct scan *s, enum bs_initrd_fmt fmt,
 		if (!end && !avail && !got) {
 			kernel_error(s, "decompressor failed (input ends "
 				     "inside the compressed member)", start);
+			rc = 0;
+			goto out;
+		}
+		/* Decoders progress whenever they have input and room;
+		 * do not trust that with a loop that could spin. */
+		stuck = used || got ? 0 : stuck + 1;
+		if (stuck > 4) {
+			kernel_error(s, "decompressor failed (no progress)",
+				     start);
 			rc = 0;
 			goto out;
 		}

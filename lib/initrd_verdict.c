@@ -258,6 +258,67 @@ enum bs_initrd_verdict bs_initrd_supports(const struct bs_initrd_info *i,
 	return v.v;
 }
 
+/* snprintf that appends and keeps counting past the end like snprintf. */
+static void __attribute__((format(printf, 4, 5)))
+cat(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(*n < len ? buf + *n : NULL, *n < len ? len - *n : 0,
+		      fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*n += (size_t)k;
+}
+
+int bs_initrd_describe(const struct bs_initrd_info *i, char *buf,
+		       size_t len)
+{
+	const char *sep = "";
+	size_t n = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (int f = 0; f < BS_IRDF_COUNT; f++) {
+		if ((i->formats >> f) & 1) {
+			cat(buf, len, &n, "%s%s", sep, bs_initrd_fmt_name(f));
+			sep = "+";
+		}
+	}
+	if (!i->formats)
+		cat(buf, len, &n, "empty");
+	cat(buf, len, &n, ", %zu member%s, %" PRIu64 " entries", i->nmember,
+	    i->nmember == 1 ? "" : "s", i->entries);
+	sep = ": ";
+	for (int f = 0; f < BS_IRD_FEATURE_COUNT; f++) {
+		if (bs_initrd_has(i, (enum bs_initrd_feature)f)) {
+			cat(buf, len, &n, "%s%s", sep,
+			    bs_initrd_feature_name(f));
+			sep = ", ";
+		}
+	}
+	sep = "; modules ";
+	for (int m = 0; m < BS_KMOD_COUNT; m++) {
+		enum bs_kmod_state st = bs_initrd_kmod(i, m);
+
+		if (st == BS_KMOD_FILE || st == BS_KMOD_BUILTIN) {
+			cat(buf, len, &n, "%s%s%s", sep, bs_initrd_kmod_name(m),
+			    st == BS_KMOD_BUILTIN ? "(built in)" : "");
+			sep = " ";
+		}
+	}
+	if (i->kernel_error[0])
+		cat(buf, len, &n, "; kernel: %s at %" PRIu64, i->kernel_error,
+		    i->error_off);
+	if (i->unterminated)
+		cat(buf, len, &n, "; truncated");
+	if (i->incomplete[0])
+		cat(buf, len, &n, "; incomplete: %s", i->incomplete);
+	return (int)n;
+}
+
 const char *bs_initrd_verdict_name(enum bs_initrd_verdict v)
 {
 	switch (v) {

@@ -179,6 +179,16 @@ enum bs_initrd_verdict bs_initrd_supports(const struct bs_initrd_info *i,
 					  enum bs_delivery mode,
 					  char *why, size_t whylen);
 
+/**
+ * One line for inspect and status, e.g. "newc+zstd, 2 members, 1508
+ * entries: dracut, dmsquash-live, livenet; modules isofs loop squashfs"
+ * followed by "; kernel: broken padding at 1234", "; truncated" or
+ * "; incomplete: ..." when those apply.
+ * @ret length of the full line, as snprintf (truncated to @len)
+ */
+int bs_initrd_describe(const struct bs_initrd_info *i, char *buf,
+		       size_t len);
+
 /* "ok", "may fail", "cannot work". */
 const char *bs_initrd_verdict_name(enum bs_initrd_verdict v);
 

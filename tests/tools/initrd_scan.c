@@ -131,6 +131,12 @@ static int scan_file(const char *path, const struct ask *ask, size_t nask,
 	if (rc < 0)
 		printf("error: %s\n", e.msg);
 	print_info(&info);
+	{
+		char line[1024];
+
+		bs_initrd_describe(&info, line, sizeof(line));
+		printf("summary: %s\n", line);
+	}
 	for (size_t k = 0; k < nask; k++) {
 		char why[512];
 		enum bs_initrd_verdict v = bs_initrd_supports(&info,

@@ -1015,6 +1015,13 @@ static void scan_then_verdict(void **state)
 					    sizeof(why)), BS_IRD_YES);
 	assert_int_equal(bs_initrd_supports(&i, BS_FAM_KIWI, BS_DELIVERY_AOE,
 					    why, sizeof(why)), BS_IRD_NO);
+	assert_true(bs_initrd_describe(&i, why, sizeof(why)) > 0);
+	assert_string_equal(why, "zstd, 1 member, 15 entries: dracut, "
+			    "dmsquash-live, livenet; modules loop isofs "
+			    "squashfs");
+	/* too small a buffer: cut, NUL-terminated, full length returned */
+	assert_int_equal(bs_initrd_describe(&i, why, 5), 87);
+	assert_string_equal(why, "zstd");
 	/* truncate it: every mode is warned about, cpio refused */
 	b.n -= 5;
 	scan_buf(&b, &i);
@@ -1022,6 +1029,8 @@ static void scan_then_verdict(void **state)
 					    BS_DELIVERY_CPIO, why,
 					    sizeof(why)), BS_IRD_NO);
 	assert_non_null(strstr(why, "decompressor failed"));
+	bs_initrd_describe(&i, why, sizeof(why));
+	assert_non_null(strstr(why, "; kernel: decompressor failed ("));
 	bfree(&a);
 	bfree(&b);
 }
