@@ -135,9 +135,13 @@ static int do_header(struct ird_cpio *c, struct run *r)
 			c->skipped++;
 			return 0;
 		}
-		read_into(c, r, c->symlink_buf,
-			  IRD_N_ALIGN(c->name_len) + c->body_len,
-			  IRD_GOTSYMLINK);
+		/* always collected, never read in place (kernel) */
+		c->collect = c->collected = c->symlink_buf;
+		c->remains = IRD_N_ALIGN(c->name_len) + c->body_len;
+		c->symlink_buf[c->remains] = '\0';
+		c->next_state = IRD_GOTSYMLINK;
+		c->state = IRD_COLLECT;
+		(void)r;
 		return 0;
 	}
 	/* Non-regular entries with data are skipped, name and all. */
@@ -175,7 +179,8 @@ static int do_name(struct ird_cpio *c, struct run *r)
 
 	c->state = IRD_SKIPIT;
 	c->next_state = IRD_RESET;
-	/* Kernels since 6.6 refuse this; older ones cut at the first NUL. */
+	/* Kernels with the late-2024 fix (also in stable updates) refuse
+	 * this; older ones cut the name at the first NUL. */
 	if (c->collected[c->name_len - 1] != '\0') {
 		error(c, "malformed archive");
 		return 1;
