@@ -27,6 +27,7 @@
 #include <bootshelf/catalog.h>
 #include <bootshelf/detect.h>
 #include <bootshelf/err.h>
+#include <bootshelf/isoindex.h>
 #include <bootshelf/segment.h>
 
 /* Compression of a member, as the kernel's decompress_method() names it. */
@@ -146,6 +147,17 @@ int bs_initrd_scan(const struct bs_initrd_reader *r,
 /* The same over a blob (bs_blob_read), default limits. */
 int bs_initrd_scan_blob(const struct bs_blob *b, struct bs_initrd_info *out,
 			struct bs_error *err);
+
+/**
+ * Scan the initrds a detected ISO boots with, joined as boot loaders hand
+ * them to the kernel (each padded to 4 bytes, like boot/NAME/initrd).
+ * @v iso   indexed ISO (borrowed)
+ * @v bi    bs_detect() result for it
+ * @ret as bs_initrd_scan(); -ENOENT when @bi names no initrd that the
+ *      ISO has
+ */
+int bs_initrd_scan_iso(const struct bs_iso *iso, const struct bs_bootinfo *bi,
+		       struct bs_initrd_info *out, struct bs_error *err);
 
 /* "dracut", "livenet", ...; "?" when out of range.  Static strings. */
 const char *bs_initrd_feature_name(enum bs_initrd_feature f);

@@ -346,3 +346,48 @@ def test_host_initrd(tmp_path):
             p = subprocess.run(["lsinitramfs", img], stdout=subprocess.PIPE,
                                check=True, timeout=300)
             assert int(info["entries"]) == len(p.stdout.splitlines())
+
+
+# ISO family -> (initrd tree, compressor, {mode: verdict prefix}).  The
+# initrd inside the isokit ISO is replaced by a real one; the tool detects
+# the family and judges every delivery mode, as inspect will.
+ISO_CASES = [
+    ("fedora", "fedora", "zstd",
+     {"http": "ok", "cpio": "ok", "aoe": "cannot work", "sanboot": "ok"}),
+    ("fedora", "kiwi", "xz",
+     {"http": "cannot work: dracut initrd without livenet",
+      "cpio": "cannot work: dracut initrd without dmsquash-live"}),
+    ("ubuntu", "ubuntu", "gzip",
+     {"nfs": "may fail: no squashfs", "cpio": "cannot work",
+      "auto": "ok"}),
+    ("debian-live", "debian", "xz",
+     {"cpio": "may fail: no loop", "nfs": "cannot work: live-boot initrd "
+      "without an NFS client"}),
+    ("kiwi", "kiwi", "zstd",
+     {"aoe": "may fail: no isofs", "cpio": "cannot work"}),
+    ("kiwi", "fedora", "zstd",
+     {"aoe": "cannot work: initrd without the kiwi-live module"}),
+    ("arch", "arch", "zstd",
+     {"http": "may fail: no squashfs", "nfs": "cannot work: archiso "
+      "initrd without the archiso_pxe_nfs hook"}),
+]
+
+
+@pytest.mark.parametrize("fam,tree,comp,want", ISO_CASES,
+                         ids=["%s-with-%s" % (c[0], c[1]) for c in ISO_CASES])
+def test_iso_initrd_verdicts(tmp_path, archives, fam, tree, comp, want):
+    import isokit
+    volid, files, family, _kernel, initrd = isokit.FAMILIES[fam]
+    src = tmp_path / "src"
+    isokit.make_tree(str(src), files, 0)
+    compress(archives[tree], src / initrd, comp)
+    iso = tmp_path / (fam + ".iso")
+    isokit.xorriso(str(src), str(iso), volid)
+    info = scan("-i", iso)
+    assert info["exit"] == 0, info
+    assert info["family"] == family
+    assert info["initrd"] == initrd
+    assert info["kernel_error"] == ""
+    assert info["features"] == FEATURES[tree]
+    for mode, prefix in want.items():
+        assert info["verdict"][mode].startswith(prefix), (mode, info)

@@ -4,9 +4,12 @@
  * tests and for measuring the scanner on real initrds.
  *
  *   initrd_scan [-v FAMILY/MODE]... [-d sha256|md5] FILE...
+ *   initrd_scan -i ISO...
  *
  * -v asks bs_initrd_supports() about a family and delivery mode (e.g.
- * "dracut-live/http"); -d also prints the file's digest.  CPU time of the
+ * "dracut-live/http"); -d also prints the file's digest.  -i opens ISOs,
+ * detects their family, scans their initrds (bs_initrd_scan_iso) and
+ * prints a verdict line for every delivery mode.  CPU time of the
  * scan (not of the digest) is printed as "cpu:".  Exit 0 when every scan
  * returned 0, 1 otherwise, 2 on bad usage.  Not installed.
  */
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <bootshelf/detect.h>
 #include <bootshelf/digest.h>
 #include <bootshelf/initrd.h>
 #include <bootshelf/segment.h>
@@ -98,6 +102,12 @@ static void print_info(const struct bs_initrd_info *i)
 	printf("error_off: %" PRIu64 "\n", i->error_off);
 	printf("unterminated: %d\n", i->unterminated);
 	printf("incomplete: %s\n", i->incomplete);
+	{
+		char line[1024];
+
+		bs_initrd_describe(i, line, sizeof(line));
+		printf("summary: %s\n", line);
+	}
 }
 
 static int scan_file(const char *path, const struct ask *ask, size_t nask,
@@ -131,12 +141,6 @@ static int scan_file(const char *path, const struct ask *ask, size_t nask,
 	if (rc < 0)
 		printf("error: %s\n", e.msg);
 	print_info(&info);
-	{
-		char line[1024];
-
-		bs_initrd_describe(&info, line, sizeof(line));
-		printf("summary: %s\n", line);
-	}
 	for (size_t k = 0; k < nask; k++) {
 		char why[512];
 		enum bs_initrd_verdict v = bs_initrd_supports(&info,
@@ -159,11 +163,55 @@ static int scan_file(const char *path, const struct ask *ask, size_t nask,
 	return rc;
 }
 
+static int scan_iso(const char *path)
+{
+	struct bs_initrd_info info;
+	struct bs_bootinfo bi;
+	struct bs_source *src;
+	struct bs_iso *iso;
+	struct bs_error e = { 0 };
+	int rc;
+
+	printf("file: %s\n", path);
+	rc = bs_source_open(path, &src, &e);
+	if (rc < 0) {
+		printf("error: %s\n", e.msg);
+		return rc;
+	}
+	rc = bs_iso_open(src, &iso, &e);
+	bs_source_unref(src);
+	if (rc < 0) {
+		printf("error: %s\n", e.msg);
+		return rc;
+	}
+	bs_detect(iso, &bi);
+	printf("family: %s\n", bs_family_name(bi.family));
+	for (size_t k = 0; k < bi.ninitrd; k++)
+		printf("initrd: %s\n", bi.initrd[k]);
+	rc = bs_initrd_scan_iso(iso, &bi, &info, &e);
+	printf("rc: %d\n", rc);
+	if (rc < 0)
+		printf("error: %s\n", e.msg);
+	print_info(&info);
+	for (int m = BS_DELIVERY_AUTO; m <= BS_DELIVERY_SANBOOT; m++) {
+		char why[512];
+		enum bs_initrd_verdict v = bs_initrd_supports(&info,
+				bi.family, (enum bs_delivery)m, why,
+				sizeof(why));
+
+		printf("verdict %s: %s%s%s\n",
+		       bs_delivery_name((enum bs_delivery)m),
+		       bs_initrd_verdict_name(v), why[0] ? ": " : "", why);
+	}
+	bs_iso_unref(iso);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct ask ask[MAXV];
 	size_t nask = 0;
-	int digest = 0, fail = 0, i;
+	int digest = 0, fail = 0, isos = 0, i;
 	enum bs_digest_alg alg = BS_DIGEST_SHA256;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -174,6 +222,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			nask++;
+		} else if (!strcmp(argv[i], "-i")) {
+			isos = 1;
 		} else if (!strcmp(argv[i], "-d") && i + 1 < argc) {
 			digest = 1;
 			i++;
@@ -183,7 +233,7 @@ int main(int argc, char **argv)
 				return 2;
 		} else {
 			fprintf(stderr, "usage: initrd_scan [-v FAMILY/MODE]... "
-				"[-d sha256|md5] FILE...\n");
+				"[-d sha256|md5] FILE... | -i ISO...\n");
 			return 2;
 		}
 	}
@@ -193,7 +243,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (; i < argc; i++)
-		if (scan_file(argv[i], ask, nask, digest, alg) < 0)
+		if ((isos ? scan_iso(argv[i]) :
+		     scan_file(argv[i], ask, nask, digest, alg)) < 0)
 			fail = 1;
 	return fail;
 }
