@@ -391,3 +391,16 @@ def test_iso_initrd_verdicts(tmp_path, archives, fam, tree, comp, want):
     assert info["features"] == FEATURES[tree]
     for mode, prefix in want.items():
         assert info["verdict"][mode].startswith(prefix), (mode, info)
+
+
+def test_iso_without_initrd(tmp_path):
+    """An El Torito-only ISO has no initrd: the scan says so (-ENOENT),
+    and sanboot, which does not use one, is still fine."""
+    import isokit
+    iso = isokit.make_eltorito(str(tmp_path))
+    info = scan("-i", iso)
+    assert info["exit"] == 1
+    assert info["family"] == "eltorito"
+    assert info["rc"] == "-2"
+    assert info["error"] == "no initrd in the ISO"
+    assert info["verdict"]["sanboot"] == "ok"
