@@ -45,7 +45,8 @@ static void sha256_block(uint32_t h[8], const uint8_t *p)
 	uint32_t w[64], a, b, c, d, e, f, g, hh;
 
 	for (int t = 0; t < 16; t++)
-		w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 |
+		w[t] = (uint32_t)p[4 * t] << 24 |
+		       (uint32_t)p[4 * t + 1] << 16 |
 		       (uint32_t)p[4 * t + 2] << 8 | p[4 * t + 3];
 	for (int t = 16; t < 64; t++) {
 		uint32_t s0 = ror(w[t - 15], 7) ^ ror(w[t - 15], 18) ^

@@ -40,7 +40,7 @@ struct ird_cpio {
 	uint64_t mode, body_len, name_len, hdr_csum;
 	int csum_present, want_data;
 	uint32_t io_csum;
-	const char *msg;	/* kernel error, static string; stops the run */
+	const char *msg;	/* kernel error (static string): stop */
 	uint64_t skipped;	/* entries skipped unnamed */
 	const struct ird_cpio_ops *ops;
 	void *ctx;

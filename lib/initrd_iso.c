@@ -21,7 +21,9 @@ int bs_initrd_scan_iso(const struct bs_iso *iso, const struct bs_bootinfo *bi,
 	int rc;
 
 	for (size_t i = 0; i < bi->ninitrd && i < BS_MAX_INITRDS; i++) {
-		const struct bs_iso_node *n = bs_iso_lookup(iso, bi->initrd[i]);
+		const struct bs_iso_node *n;
+
+		n = bs_iso_lookup(iso, bi->initrd[i]);
 
 		if (!n || !S_ISREG(n->mode))
 			continue;

@@ -495,7 +495,8 @@ static int compressed_member(struct scan *s, enum bs_initrd_fmt fmt,
 		}
 	}
 	if (c->state != IRD_RESET)
-		kernel_error(s, "junk at the end of compressed archive", start);
+		kernel_error(s, "junk at the end of compressed archive",
+			     start);
 	rc = 0;
 out:
 	if (s->cur)
@@ -512,10 +513,14 @@ static int magic(const uint8_t *p, size_t avail, enum bs_initrd_fmt *fmt)
 		uint8_t m[2];
 		enum bs_initrd_fmt fmt;
 	} tab[] = {
-		{ { 0x1f, 0x8b }, BS_IRDF_GZIP }, { { 0x1f, 0x9e }, BS_IRDF_GZIP },
-		{ { 0x42, 0x5a }, BS_IRDF_BZIP2 }, { { 0x5d, 0x00 }, BS_IRDF_LZMA },
-		{ { 0xfd, 0x37 }, BS_IRDF_XZ }, { { 0x89, 0x4c }, BS_IRDF_LZO },
-		{ { 0x02, 0x21 }, BS_IRDF_LZ4 }, { { 0x28, 0xb5 }, BS_IRDF_ZSTD },
+		{ { 0x1f, 0x8b }, BS_IRDF_GZIP },
+		{ { 0x1f, 0x9e }, BS_IRDF_GZIP },
+		{ { 0x42, 0x5a }, BS_IRDF_BZIP2 },
+		{ { 0x5d, 0x00 }, BS_IRDF_LZMA },
+		{ { 0xfd, 0x37 }, BS_IRDF_XZ },
+		{ { 0x89, 0x4c }, BS_IRDF_LZO },
+		{ { 0x02, 0x21 }, BS_IRDF_LZ4 },
+		{ { 0x28, 0xb5 }, BS_IRDF_ZSTD },
 	};
 
 	if (avail < 2)
@@ -582,8 +587,8 @@ int bs_initrd_scan(const struct bs_initrd_reader *r,
 			off += n;
 			continue;
 		} else if (!magic(p, avail, &fmt)) {
-			kernel_error(&s, "invalid magic at start of compressed "
-				     "archive", off);
+			kernel_error(&s, "invalid magic at start of "
+				     "compressed archive", off);
 			break;
 		} else if (fmt == BS_IRDF_BZIP2 || fmt == BS_IRDF_LZO ||
 			   fmt == BS_IRDF_LZ4) {

@@ -94,15 +94,15 @@ static void dracut(struct verdict *v, enum bs_delivery mode)
 	     "root=live: cannot work");
 	switch (mode) {
 	case BS_DELIVERY_CPIO:
-		need(v, BS_IRD_DMSQUASH, "dracut initrd without dmsquash-live: "
-		     "root=live:/NAME.iso cannot work");
+		need(v, BS_IRD_DMSQUASH, "dracut initrd without "
+		     "dmsquash-live: root=live:/NAME.iso cannot work");
 		need_loop_iso(v, "root=live:/NAME.iso");
 		break;
 	case BS_DELIVERY_HTTP:
 		need(v, BS_IRD_LIVENET, "dracut initrd without livenet: "
 		     "root=live:http:// cannot work");
-		need(v, BS_IRD_DMSQUASH, "dracut initrd without dmsquash-live: "
-		     "root=live:http:// cannot work");
+		need(v, BS_IRD_DMSQUASH, "dracut initrd without "
+		     "dmsquash-live: root=live:http:// cannot work");
 		need_loop_iso(v, "root=live:http://");
 		break;
 	case BS_DELIVERY_NFS:
@@ -304,7 +304,8 @@ int bs_initrd_describe(const struct bs_initrd_info *i, char *buf,
 		enum bs_kmod_state st = bs_initrd_kmod(i, m);
 
 		if (st == BS_KMOD_FILE || st == BS_KMOD_BUILTIN) {
-			cat(buf, len, &n, "%s%s%s", sep, bs_initrd_kmod_name(m),
+			cat(buf, len, &n, "%s%s%s", sep,
+			    bs_initrd_kmod_name(m),
 			    st == BS_KMOD_BUILTIN ? "(built in)" : "");
 			sep = " ";
 		}

@@ -48,7 +48,7 @@ enum bs_initrd_feature {
 	BS_IRD_DRACUT = 0,	/* lib/dracut/ */
 	BS_IRD_DMSQUASH,	/* sbin/dmsquash-live-root: root=live:... */
 	BS_IRD_LIVENET,		/* sbin/livenetroot: root=live:http://... */
-	BS_IRD_NFS,		/* an NFS client: nfsroot, mount.nfs, nfsmount */
+	BS_IRD_NFS,		/* NFS client: nfsroot, mount.nfs, nfsmount */
 	BS_IRD_AOE,		/* aoe.ko* (or aoe built in) */
 	BS_IRD_CASPER,		/* scripts/casper */
 	BS_IRD_LIVEBOOT,	/* lib/live/boot/, scripts/live */

@@ -242,7 +242,8 @@ def test_broken_initrds(tmp_path, archives):
          "broken padding"),
         (archives["debian"].read_bytes()[:-512] + b"\0" * 2 +
          archives["arch"].read_bytes(), "broken padding"),
-        (b"070707" + b"0" * 200, "incorrect cpio method used: use -H newc option"),
+        (b"070707" + b"0" * 200,
+         "incorrect cpio method used: use -H newc option"),
     ]
     for k, (blob, err) in enumerate(cases):
         img = tmp_path / ("broken%d" % k)

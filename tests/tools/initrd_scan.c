@@ -232,14 +232,14 @@ int main(int argc, char **argv)
 			else if (strcmp(argv[i], "sha256"))
 				return 2;
 		} else {
-			fprintf(stderr, "usage: initrd_scan [-v FAMILY/MODE]... "
-				"[-d sha256|md5] FILE... | -i ISO...\n");
+			fprintf(stderr, "usage: initrd_scan [-v FAMILY/MODE]"
+				"... [-d sha256|md5] FILE... | -i ISO...\n");
 			return 2;
 		}
 	}
 	if (i == argc) {
 		fprintf(stderr, "usage: initrd_scan [-v FAMILY/MODE]... "
-			"[-d sha256|md5] FILE...\n");
+			"[-d sha256|md5] FILE... | -i ISO...\n");
 		return 2;
 	}
 	for (; i < argc; i++)

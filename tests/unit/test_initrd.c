@@ -395,7 +395,8 @@ static void concatenations(void **state)
 				bfree(&a);
 				scan_buf(&t, &i);
 				if (extra % 4 == 0) {
-					assert_string_equal(i.kernel_error, "");
+					assert_string_equal(i.kernel_error,
+							    "");
 					assert_true(HAS(&i, CASPER));
 					assert_int_equal(i.nmember, 3);
 				} else {
