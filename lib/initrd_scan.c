@@ -422,15 +422,43 @@ static void flush(struct scan *s, const uint8_t *buf, size_t len)
 	}
 }
 
+/*
+ * The kernel's XZ decoder verifies only CRC32 (or no check); a stream
+ * with another check (xz's default is CRC64) fails with "Input was encoded
+ * with settings that are not supported", which is why initramfs tools run
+ * xz --check=crc32.  liblzma would accept it, so look at the stream flags.
+ * @ret 1 if the kernel refuses the member
+ */
+static int xz_check_refused(struct scan *s, uint64_t off, int *check)
+{
+	static const uint8_t magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+	const uint8_t *p;
+	size_t avail;
+
+	if (window(s, off, 8, &p, &avail) < 0 || avail < 8 ||
+	    memcmp(p, magic, 6) || p[6] != 0)
+		return 0;	/* liblzma reports what is wrong */
+	*check = p[7] & 0x0f;
+	return *check != 0 && *check != 1;
+}
+
 static int compressed_member(struct scan *s, enum bs_initrd_fmt fmt,
 			     uint64_t *off)
 {
 	struct ird_cpio *c = s->cpio;
 	struct ird_decomp *d;
 	uint64_t start = *off, pos = *off;
-	int rc, end = 0, stuck = 0;
+	int rc, end = 0, stuck = 0, check;
 
 	member_begin(s, fmt, start);
+	if (fmt == BS_IRDF_XZ && xz_check_refused(s, start, &check)) {
+		char m[96];
+
+		snprintf(m, sizeof(m), "decompressor failed (xz check type "
+			 "%d: the kernel verifies only CRC32 or none)", check);
+		kernel_error(s, m, start);
+		return 0;
+	}
 	rc = ird_decomp_new(fmt, &d);
 	if (rc < 0)
 		return bs_error_set(s->err, rc, "initrd: out of memory");

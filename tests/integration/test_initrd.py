@@ -245,6 +245,9 @@ def test_broken_initrds(tmp_path, archives):
         (b"070707" + b"0" * 200,
          "incorrect cpio method used: use -H newc option"),
     ]
+    xz64 = subprocess.run(["xz", "-c"], stdin=open(archives["ubuntu"], "rb"),
+                          stdout=subprocess.PIPE, check=True).stdout
+    cases.append((xz64, "decompressor failed (xz check type 4"))
     for k, (blob, err) in enumerate(cases):
         img = tmp_path / ("broken%d" % k)
         img.write_bytes(blob)

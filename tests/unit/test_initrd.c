@@ -640,6 +640,48 @@ static void magics(void **state)
 	}
 }
 
+/* The kernel's XZ decoder takes only CRC32 or no check (xz defaults to
+ * CRC64): liblzma would decode the others, the kernel refuses them. */
+static void xz_check_types(void **state)
+{
+	static const struct {
+		lzma_check check;
+		int ok;
+	} t[] = {
+		{ LZMA_CHECK_NONE, 1 }, { LZMA_CHECK_CRC32, 1 },
+		{ LZMA_CHECK_CRC64, 0 }, { LZMA_CHECK_SHA256, 0 },
+	};
+	static const char *const names[] = { "scripts/", "scripts/live",
+					     NULL };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(t) / sizeof(*t); k++) {
+		struct buf a = { 0 }, b = { 0 };
+		struct bs_initrd_info i;
+		size_t got = 0;
+
+		archive(&a, names);
+		b.cap = a.n + 4096;
+		b.p = malloc(b.cap);
+		assert_non_null(b.p);
+		assert_int_equal(lzma_easy_buffer_encode(6, t[k].check, NULL,
+							 a.p, a.n, b.p, &got,
+							 b.cap), LZMA_OK);
+		b.n = got;
+		scan_buf(&b, &i);
+		if (t[k].ok) {
+			assert_string_equal(i.kernel_error, "");
+			assert_true(HAS(&i, LIVEBOOT));
+		} else {
+			assert_non_null(strstr(i.kernel_error,
+					       "verifies only CRC32"));
+			assert_false(HAS(&i, LIVEBOOT));
+		}
+		bfree(&a);
+		bfree(&b);
+	}
+}
+
 /* Junk after the last member, aligned or not. */
 static void trailing_junk(void **state)
 {
@@ -1047,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(truncations),
 		cmocka_unit_test(absurd_sizes),
 		cmocka_unit_test(magics),
+		cmocka_unit_test(xz_check_types),
 		cmocka_unit_test(trailing_junk),
 		cmocka_unit_test(crc_archives),
 		cmocka_unit_test(symlinks),
