@@ -4,8 +4,10 @@
  *
  * Each decoder stops at the end of the first stream/frame, as the
  * kernel's decompressors do, so the caller learns exactly how many input
- * bytes the member took.  Memory is capped (IRD_DECOMP_MEMLIMIT) instead
- * of trusting the header's dictionary or window size.  bzip2, lzo and
+ * bytes the member took.  Memory is capped (IRD_DECOMP_MEMLIMIT for xz
+ * and lzma, libzstd's default 128 MiB window limit for zstd) instead of
+ * trusting the header's dictionary or window size; a member beyond the
+ * cap is reported as not followed (-E2BIG), not as corrupt.  bzip2, lzo and
  * lz4 are not followed (-ENOTSUP): no library for them is linked.
  */
 #include <errno.h>

@@ -82,7 +82,8 @@ int ird_decomp_step(struct ird_decomp *d, const uint8_t *in, size_t inlen,
 const char *ird_decomp_why(const struct ird_decomp *d);
 void ird_decomp_free(struct ird_decomp *d);
 
-/* Decoder memory cap (xz/lzma dictionaries, zstd windows). */
+/* Decoder memory cap for xz/lzma dictionaries; zstd keeps libzstd's
+ * default window limit (128 MiB). */
 #define IRD_DECOMP_MEMLIMIT (256u << 20)
 
 #endif
