@@ -682,6 +682,42 @@ static void xz_check_types(void **state)
 	}
 }
 
+/* Headers asking for more decoder memory than allowed: not followed
+ * (incomplete), not called corrupt. */
+static void decoder_memory_caps(void **state)
+{
+	static const uint8_t lzma_1g[] = {
+		0x5d, 0x00, 0x00, 0x00, 0x40,	/* dictionary 1 GiB */
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x11,
+	};
+	static const uint8_t zstd_1g[] = {
+		0x28, 0xb5, 0x2f, 0xfd, 0x00,
+		0xa0,				/* window 2^30 */
+		0x01, 0x00, 0x00,
+	};
+	static const struct {
+		const uint8_t *p;
+		size_t n;
+		const char *why;
+	} t[] = {
+		{ lzma_1g, sizeof(lzma_1g), "lzma: needs more than 256 MiB" },
+		{ zstd_1g, sizeof(zstd_1g), "too much memory" },
+	};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(t) / sizeof(*t); k++) {
+		struct buf b = { 0 };
+		struct bs_initrd_info i;
+
+		put(&b, t[k].p, t[k].n);
+		scan_buf(&b, &i);
+		assert_string_equal(i.kernel_error, "");
+		if (!strstr(i.incomplete, t[k].why))
+			fail_msg("case %zu: incomplete '%s'", k, i.incomplete);
+		bfree(&b);
+	}
+}
+
 /* Junk after the last member, aligned or not. */
 static void trailing_junk(void **state)
 {
@@ -1090,6 +1126,7 @@ int main(void)
 		cmocka_unit_test(absurd_sizes),
 		cmocka_unit_test(magics),
 		cmocka_unit_test(xz_check_types),
+		cmocka_unit_test(decoder_memory_caps),
 		cmocka_unit_test(trailing_junk),
 		cmocka_unit_test(crc_archives),
 		cmocka_unit_test(symlinks),
