@@ -262,4 +262,7 @@ uint64_t ird_cpio_skippable(const struct ird_cpio *c)
 void ird_cpio_skip(struct ird_cpio *c, uint64_t n)
 {
 	c->this_header += n;
+	/* as do_skip() on reaching the next header, even at the very end */
+	if (c->this_header == c->next_header)
+		c->state = c->next_state;
 }

@@ -523,6 +523,19 @@ static void truncations(void **state)
 			bfree(&t);
 		}
 	}
+	/* no TRAILER!!!, the last entry's data ends the initrd: complete */
+	{
+		struct buf t = { 0 };
+
+		entry(&t, "scripts/casper", 0100644, "12345");
+		scan_buf(&t, &i);
+		assert_false(i.unterminated);
+		assert_true(HAS(&i, CASPER));
+		t.n--;			/* one byte of padding missing */
+		scan_buf(&t, &i);
+		assert_true(i.unterminated);
+		bfree(&t);
+	}
 	/* a plain archive cut inside an entry: no kernel error, but an
 	 * appended archive would be swallowed */
 	for (size_t cut = 1; cut < a.n - 124; cut++) {
