@@ -25,7 +25,7 @@
 
 #include "initrd_i.h"
 
-#define BUFSZ (256u << 10)
+#define DEFAULT_WINDOW (256u << 10)
 #define DEFAULT_MAX_OUT (2ULL << 30)
 #define DEFAULT_MAX_ENTRIES 4000000ULL
 
@@ -35,7 +35,8 @@ struct scan {
 	const struct bs_initrd_reader *r;
 	struct bs_initrd_info *info;
 	struct bs_error *err;
-	uint8_t *in, *out;		/* owned, BUFSZ each */
+	uint8_t *in, *out;		/* owned, bufsz each */
+	size_t bufsz;
 	uint64_t in_off;		/* window: in[0..in_len) at in_off */
 	size_t in_len;
 	struct ird_cpio *cpio;		/* owned */
@@ -275,7 +276,8 @@ static int window(struct scan *s, uint64_t off, size_t min,
 	}
 	if (off < s->in_off || off + min > s->in_off + s->in_len ||
 	    off >= s->in_off + s->in_len) {
-		uint64_t want = size - off < BUFSZ ? size - off : BUFSZ;
+		uint64_t want = size - off < s->bufsz ? size - off :
+								s->bufsz;
 		size_t got = 0;
 
 		s->in_off = off;
@@ -471,7 +473,8 @@ static int compressed_member(struct scan *s, enum bs_initrd_fmt fmt,
 		rc = window(s, pos, 1, &p, &avail);
 		if (rc < 0)
 			goto out;
-		rc = ird_decomp_step(d, p, avail, &used, s->out, BUFSZ, &got);
+		rc = ird_decomp_step(d, p, avail, &used, s->out, s->bufsz,
+				     &got);
 		pos += used;
 		if (rc == 1)
 			end = 1;
@@ -586,8 +589,11 @@ int bs_initrd_scan(const struct bs_initrd_reader *r,
 	s.err = err;
 	s.max_out = r->max_out ? r->max_out : DEFAULT_MAX_OUT;
 	s.max_entries = r->max_entries ? r->max_entries : DEFAULT_MAX_ENTRIES;
-	s.in = malloc(BUFSZ);
-	s.out = malloc(BUFSZ);
+	/* at least 8: magics and the xz stream flags are read whole */
+	s.bufsz = r->window ? (r->window < 8 ? 8 : r->window) :
+			      DEFAULT_WINDOW;
+	s.in = malloc(s.bufsz);
+	s.out = malloc(s.bufsz);
 	s.cpio = calloc(1, sizeof(*s.cpio));
 	if (!s.in || !s.out || !s.cpio) {
 		rc = bs_error_set(err, -ENOMEM, "initrd: out of memory");

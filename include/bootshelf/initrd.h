@@ -15,7 +15,7 @@
  * only for 070702 checksums and modules.builtin), hard links are not
  * tracked, and what the kernel has built in is only known when the initrd
  * carries a modules.builtin list.  Memory is bounded: two 256 KiB buffers
- * plus the decoder's window, never the whole archive.
+ * plus the decoder's state, never the whole archive.
  */
 #ifndef BOOTSHELF_INITRD_H
 #define BOOTSHELF_INITRD_H
@@ -129,6 +129,10 @@ struct bs_initrd_reader {
 	/* Limits; 0 picks the default (2 GiB, 4 million entries). */
 	uint64_t max_out;	/* decompressed bytes in total */
 	uint64_t max_entries;
+	/* Bytes read, and decompressed, at a time (at least 8); 0 picks
+	 * 256 KiB.  Tests and fuzzers use tiny ones to cross every buffer
+	 * boundary. */
+	size_t window;
 };
 
 /**

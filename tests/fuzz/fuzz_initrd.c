@@ -1,10 +1,10 @@
 /*
  * fuzz_initrd.c - the initrd scanner (newc machine, gzip/xz/lzma/zstd
  * members, concatenation rules) over any bytes taken as a whole initrd,
- * then every family/mode verdict over the result.  Reads come in odd
- * sizes so window refills land everywhere; the decompressed-bytes limit
- * is small so a decompression bomb costs milliseconds, not the default
- * 2 GiB.
+ * then every family/mode verdict over the result.  The scanner's window
+ * and the reads are small and odd-sized so that buffer boundaries land
+ * everywhere; the decompressed-bytes limit is small so a decompression
+ * bomb costs milliseconds, not the default 2 GiB.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mem m = { data, size, 1 + size % 4093 };
 	struct bs_initrd_reader r = {
 		.read = mem_read, .ctx = &m, .size = size,
-		.max_out = 16u << 20, .max_entries = 100000,
+		.max_out = 4u << 20, .max_entries = 100000,
+		.window = 8 + (size * 7) % 509,
 	};
 	struct bs_initrd_info info;
 	struct bs_error e;

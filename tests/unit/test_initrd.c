@@ -181,6 +181,7 @@ struct mem {
 	/* A virtual region of zeros [vz_off, vz_off + vz_len) inserted at
 	 * vz_off; p holds the bytes before and after it. */
 	uint64_t vz_off, vz_len;
+	size_t window;		/* the scanner's window; 0 = default */
 };
 
 static ssize_t mem_read(void *ctx, void *buf, size_t len, uint64_t off)
@@ -214,6 +215,7 @@ static int scan_mem(struct mem *m, struct bs_initrd_info *info)
 {
 	struct bs_initrd_reader r = {
 		.read = mem_read, .ctx = m, .size = m->n + m->vz_len,
+		.window = m->window,
 	};
 	struct bs_error e = { 0 };
 
@@ -890,6 +892,79 @@ static void reader_behaviour(void **state)
 	bfree(&hdr);
 }
 
+/*
+ * The same answers whatever the window: tiny windows split headers,
+ * names, padding, compressed input and decompressed output at every
+ * possible place.
+ */
+static void small_windows(void **state)
+{
+	static const char *const app[] = { "scripts/", "scripts/live", NULL };
+	static const size_t windows[] = { 1, 8, 9, 11, 13, 64, 111, 1000 };
+	struct buf b = { 0 }, a = { 0 }, t = { 0 };
+	struct bs_initrd_info want, got;
+	uint8_t *data = calloc(1, 300000);
+
+	(void)state;
+	assert_non_null(data);
+	/* plain (+ big file), gzip, zstd, padding, plain, trailerless */
+	archive(&b, fedora);
+	entry_raw(&b, "070701", 0100644, 300000, 10, "big/a.iso", data,
+		  300000, 0);
+	archive(&a, app);
+	compress_into(&b, C_GZIP, a.p, a.n);
+	compress_into(&b, C_ZSTD, a.p, a.n);
+	compress_into(&b, C_XZ, a.p, a.n);
+	pad4(&b);
+	zeros(&b, 8);
+	put(&b, a.p, a.n);
+	entry_raw(&b, "070701", 0100644, 300000, 10, "big/b.iso", data,
+		  300000, 0);
+	free(data);
+	for (int cut = 0; cut <= 1; cut++) {
+		struct mem m = { .p = b.p, .n = b.n - (size_t)cut };
+
+		assert_int_equal(scan_mem(&m, &want), 0);
+		assert_string_equal(want.kernel_error, "");
+		assert_int_equal(want.unterminated, cut);
+		assert_int_equal(want.nmember, 5);
+		for (size_t k = 0; k < sizeof(windows) / sizeof(*windows);
+		     k++) {
+			m.window = windows[k];
+			assert_int_equal(scan_mem(&m, &got), 0);
+			if (memcmp(&want, &got, sizeof(want)))
+				fail_msg("window %zu, cut %d: '%s' '%s' "
+					 "members %zu entries %llu/%llu "
+					 "unterminated %d features %x/%x",
+					 windows[k], cut, got.kernel_error,
+					 got.incomplete, got.nmember,
+					 (unsigned long long)got.entries,
+					 (unsigned long long)want.entries,
+					 got.unterminated, got.features,
+					 want.features);
+		}
+	}
+	/* errors too: misaligned plain archive after the compressed ones */
+	put(&t, b.p, b.n);
+	zeros(&t, 2);
+	put(&t, a.p, a.n);
+	{
+		struct mem m = { .p = t.p, .n = t.n };
+
+		assert_int_equal(scan_mem(&m, &want), 0);
+		assert_string_equal(want.kernel_error, "broken padding");
+		for (size_t k = 0; k < sizeof(windows) / sizeof(*windows);
+		     k++) {
+			m.window = windows[k];
+			assert_int_equal(scan_mem(&m, &got), 0);
+			assert_memory_equal(&want, &got, sizeof(want));
+		}
+	}
+	bfree(&a);
+	bfree(&b);
+	bfree(&t);
+}
+
 static void limits(void **state)
 {
 	struct buf a = { 0 }, b = { 0 };
@@ -1151,6 +1226,7 @@ int main(void)
 		cmocka_unit_test(symlinks),
 		cmocka_unit_test(builtin_list),
 		cmocka_unit_test(reader_behaviour),
+		cmocka_unit_test(small_windows),
 		cmocka_unit_test(limits),
 		cmocka_unit_test(multiple_frames),
 		cmocka_unit_test(over_blob),
