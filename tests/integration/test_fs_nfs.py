@@ -14,6 +14,8 @@ number, which ganesha puts in every handle (else they are all stale, a
 documented limit that is also shown on purpose).
 """
 import os
+import socket
+import struct
 import subprocess
 import time
 
@@ -491,3 +493,89 @@ def test_nfs3_handles_across_restarts(tmp_path, capsys):
             srv.close()
         check_fs_log(fs)
         assert fs.close() == 0
+
+
+def test_nfs3client_strict_decoding():
+    """The client the test above relies on rejects malformed replies
+    with clear errors (canned replies over a socketpair)."""
+
+    def reply(body, xid=0x1001, frags=1, stat=(0, 0)):
+        """RPC reply record: accepted SUCCESS + body, or a raw stat."""
+        hdr = struct.pack(">II", xid, 1)
+        if stat == (0, 0):
+            hdr += struct.pack(">IIII", 0, 0, 0, 0)   # accepted, null verf
+        else:
+            hdr += struct.pack(">%dI" % len(stat), *stat)
+        msg = hdr + body
+        cut = len(msg) // frags
+        out = b""
+        for i in range(frags):
+            part = msg[i * cut:] if i == frags - 1 else \
+                msg[i * cut:(i + 1) * cut]
+            out += struct.pack(">I", len(part) | (0x80000000 if i ==
+                                                  frags - 1 else 0)) + part
+        return out
+
+    fattr = struct.pack(">IIIII", 1, 0o444, 1, 0, 0) + \
+        struct.pack(">QQII QQ", 5, 512, 0, 0, 7, 42) + \
+        struct.pack(">IIIIII", 1, 0, 2, 0, 3, 999999999)
+
+    def run(canned, op, *args, timeout=2.0):
+        a, b = socket.socketpair()
+        try:
+            c = nfs3.Nfs3.__new__(nfs3.Nfs3)
+            c.rpc = nfs3.RpcClient(a, nfs3.NFS_PROG, nfs3.NFS_VERS, timeout)
+            c.rpc.xid = 0x1000
+            b.sendall(canned)
+            try:
+                return getattr(c, op)(*args)
+            except (nfs3.XdrError, nfs3.RpcError, nfs3.NfsError) as e:
+                return e
+        finally:
+            a.close()
+            b.close()
+
+    ok = struct.pack(">I", 0)
+    a = run(reply(ok + fattr), "getattr", b"fh")
+    assert isinstance(a, nfs3.Fattr3), a
+    assert (a.type, a.size, a.fileid, a.mtime) == (1, 5, 42, 2.0), a
+    a = run(reply(ok + fattr, frags=3), "getattr", b"fh")
+    assert isinstance(a, nfs3.Fattr3) and a.fileid == 42, a
+
+    cases = [
+        (reply(ok + fattr[:-4]), nfs3.XdrError, "truncated"),
+        (reply(ok + fattr + b"\0\0\0\0"), nfs3.XdrError, "left over"),
+        (reply(ok + struct.pack(">I", 9) + fattr[4:]), nfs3.XdrError,
+         "bad ftype3"),
+        (reply(ok + fattr[:-4] + struct.pack(">I", 10 ** 9)),
+         nfs3.XdrError, "out of range"),
+        (reply(ok + fattr, xid=0x2002), nfs3.RpcError, "reply xid"),
+        (reply(struct.pack(">I", 70)), nfs3.NfsError, "NFS3ERR_STALE"),
+        (reply(b"", stat=(1, 1, 5)), nfs3.RpcError, "AUTH_TOOWEAK"),
+        (reply(b"", stat=(0, 0, 0, 1)), nfs3.RpcError, "PROG_UNAVAIL"),
+        (reply(b"", stat=(0, 0, 0, 2, 2, 2)), nfs3.RpcError,
+         "PROG_MISMATCH 2..2"),
+        (b"", nfs3.RpcError, "timed out"),
+    ]
+    for canned, kind, text in cases:
+        t0 = time.monotonic()
+        e = run(canned, "getattr", b"fh", timeout=0.5)
+        assert isinstance(e, kind) and text in str(e), (text, e)
+        assert time.monotonic() - t0 < 5, text
+    e = run(reply(struct.pack(">I", 70)), "getattr", b"fh")
+    assert e.status == nfs3.NFS3ERR_STALE
+
+    # READ: a boolean that is not 0/1, a data length over the count asked
+    post = struct.pack(">I", 0)
+    e = run(reply(ok + post + struct.pack(">II", 3, 2) + b"\0\0\0\3abc\0"),
+            "read", b"fh", 0, 16)
+    assert isinstance(e, nfs3.XdrError) and "not a boolean" in str(e), e
+    e = run(reply(ok + post + struct.pack(">III", 3, 1, 20) + b"x" * 20),
+            "read", b"fh", 0, 16)
+    assert isinstance(e, nfs3.XdrError) and "length 20 > 16" in str(e), e
+    e = run(reply(ok + post + struct.pack(">III", 3, 1, 3) + b"abc\1"),
+            "read", b"fh", 0, 16)
+    assert isinstance(e, nfs3.XdrError) and "padding" in str(e), e
+    got = run(reply(ok + post + struct.pack(">III", 3, 1, 3) + b"abc\0"),
+              "read", b"fh", 0, 16)
+    assert got == (b"abc", True), got
