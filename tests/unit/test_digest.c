@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include <bootshelf/digest.h>
 #include <bootshelf/segment.h>
 
@@ -142,20 +144,6 @@ static void padding_boundaries(void **state)
 		hex_of(BS_DIGEST_MD5, buf, t[i].n, t[i].n, hex);
 		assert_string_equal(hex, t[i].md5);
 	}
-}
-
-static struct bs_source *temp_source(const uint8_t *data, size_t len,
-				     char *path)
-{
-	int fd = mkstemp(path);
-	struct bs_source *s = NULL;
-	struct bs_error e;
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-	assert_int_equal(bs_source_open(path, &s, &e), 0);
-	return s;
 }
 
 /* A million 'a' made of a file, inline bytes and more file; then the
