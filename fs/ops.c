@@ -595,6 +595,28 @@ union read_vec {
 		  (READ_MAX_BUFS - 1) * sizeof(struct fuse_buf)];
 };
 
+/* Sources without a file descriptor (remote ISOs) cannot be spliced:
+ * copy through a per-request buffer, bounded by the kernel's max_read. */
+static void read_copy(fuse_req_t req, const struct bs_blob *b, size_t size,
+		      off_t off)
+{
+	char *buf;
+	ssize_t n;
+
+	if (size > (8u << 20))
+		size = 8u << 20;
+	if (!(buf = malloc(size ? size : 1))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = bs_blob_read(b, buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
 static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 {
 	const struct bs_blob *b = h->n->blob;
@@ -616,6 +638,11 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 	}
 	next = bs_blob_extents(b, (uint64_t)off, size, ext, READ_MAX_BUFS,
 			       &covered);
+	for (size_t i = 0; i < next; i++)
+		if (ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0) {
+			read_copy(req, b, size, off);
+			return;
+		}
 	memset(&rv, 0, sizeof(rv));
 	for (size_t i = 0; i < next && nb < READ_MAX_BUFS; i++) {
 		uint64_t left = ext[i].len, pos = ext[i].off;

@@ -202,3 +202,14 @@ void bs_blockcache_get_stats(struct bs_blockcache *c,
 	*st = c->st;
 	pthread_mutex_unlock(&c->lock);
 }
+
+void bs_blockcache_set_cap(struct bs_blockcache *c, uint64_t cap)
+{
+	pthread_mutex_lock(&c->lock);
+	c->cap = cap < c->block ? c->block : cap;
+	while (c->st.bytes > c->cap && c->tail) {
+		drop(c, c->tail);
+		c->st.evictions++;
+	}
+	pthread_mutex_unlock(&c->lock);
+}

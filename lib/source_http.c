@@ -823,6 +823,8 @@ static int target_init(struct target *t, const char *url,
 {
 	memset(t, 0, sizeof(*t));
 	t->o = *o;
+	/* borrowed strings are used here only, never kept */
+	t->o.s3_region = t->o.s3_endpoint = t->o.s3_credentials = NULL;
 	if (strncmp(url, "s3://", 5)) {
 		if (!(t->url = strdup(url)))
 			return bs_error_set(err, -ENOMEM, "out of memory");
@@ -927,6 +929,12 @@ int bs_source_open_url(const char *url, const struct bs_remote_opts *o,
 fail:
 	hsrc_free(h);
 	return rc;
+}
+
+struct bs_blockcache *bs_remote_cache(void)
+{
+	pthread_once(&once, global_init);
+	return default_cache;
 }
 
 int bs_remote_get_stats(const struct bs_source *s, struct bs_remote_stats *st)

@@ -66,6 +66,12 @@ int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 		      const void *data, size_t len);
 void bs_blockcache_get_stats(struct bs_blockcache *c,
 			     struct bs_blockcache_stats *st);
+/* Change the cap (evicting now if it shrank); at least one block. */
+void bs_blockcache_set_cap(struct bs_blockcache *c, uint64_t cap);
+
+/* The process-wide block cache used when bs_remote_opts.cache is NULL
+ * (64 MiB until resized); NULL if it could not be made.  Never freed. */
+struct bs_blockcache *bs_remote_cache(void);
 
 /* ---- remote sources ---------------------------------------------------- */
 
