@@ -11,6 +11,7 @@ import time
 from conftest import BUILD, ROOT, binpath, free_port, stop, wait_until
 
 NGINX_CONF = """
+{user}
 worker_processes 1;
 daemon off;
 pid {d}/nginx.pid;
@@ -54,7 +55,10 @@ class Nginx:
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         self.port = free_port(socket.SOCK_STREAM)
         with open(os.path.join(self.dir, "nginx.conf"), "w") as f:
-            f.write(NGINX_CONF.format(d=self.dir, port=self.port))
+            # workers read the test's private (0700) directories
+            user = "user root root;" if os.geteuid() == 0 else ""
+            f.write(NGINX_CONF.format(d=self.dir, port=self.port,
+                                      user=user))
         self.proc = subprocess.Popen(
             ["nginx", "-p", self.dir, "-c",
              os.path.join(self.dir, "nginx.conf")],
