@@ -5,7 +5,8 @@
  *
  * In memory: a hash table by path/URL.  A local file's identity is a
  * stat(2); a remote object's a HEAD request, skipped while the entry's
- * refresh interval has not passed since the last one.  On disk: one
+ * refresh interval has not passed since the last one (unless a read
+ * found the object replaced).  On disk: one
  * zstd file per path/URL (isocache_disk.c) under [server] cache
  * (default /var/cache/bootshelf, "none" disables); a directory that
  * cannot be written means no disk cache, logged once.
@@ -264,7 +265,8 @@ int bs_isocache_open(struct bs_isocache *c, const struct bs_catalog *cat,
 		set_dir(c, cat);
 		/* a remote identity checked recently enough is trusted */
 		if (e->url && refresh && (ce = find(c, key)) &&
-		    ce->have_boot && now_ms() - ce->checked_ms < refresh) {
+		    ce->have_boot && now_ms() - ce->checked_ms < refresh &&
+		    !bs_remote_stale(ce->iso->src)) {
 			ce->used = 1;
 			*out = bs_iso_ref(ce->iso);
 			*boot = ce->boot;

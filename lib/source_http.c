@@ -512,6 +512,7 @@ struct hsrc {
 	uint64_t next_off;	/* where a sequential reader reads next */
 	uint64_t ra;		/* read-ahead now, bytes */
 	char lasterr[BS_ERRMSG_MAX];	/* last failure logged */
+	int stale;			/* atomic: version gone */
 	struct bs_remote_stats st;	/* atomic counters */
 };
 
@@ -592,6 +593,8 @@ static int fetch(struct hsrc *h, uint8_t *buf, uint64_t off, size_t len,
 	if (rc < 0)
 		return rc;
 	__atomic_add_fetch(&h->st.bytes_fetched, x.got, __ATOMIC_RELAXED);
+	if (x.status == 412 || x.status == 404 || x.status == 410)
+		__atomic_store_n(&h->stale, 1, __ATOMIC_RELAXED);
 	if (x.status == 412)
 		return bs_error_set(err, -EIO, "%s changed on the server "
 				    "(precondition failed): reload to use "
@@ -599,8 +602,10 @@ static int fetch(struct hsrc *h, uint8_t *buf, uint64_t off, size_t len,
 	if (x.status != 206 && x.status != 200)
 		return bs_error_set(err, -EIO, "%s: HTTP %ld for bytes %s",
 				    h->t.url, x.status, range);
-	if ((rc = same_version(h, &x, err)) < 0)
+	if ((rc = same_version(h, &x, err)) < 0) {
+		__atomic_store_n(&h->stale, 1, __ATOMIC_RELAXED);
 		return rc;
+	}
 	if (x.status == 200) {
 		/* a whole-object answer is only right for a whole read */
 		if (off != 0 || len != h->size)
@@ -935,6 +940,16 @@ struct bs_blockcache *bs_remote_cache(void)
 {
 	pthread_once(&once, global_init);
 	return default_cache;
+}
+
+int bs_remote_stale(const struct bs_source *s)
+{
+	const struct hsrc *h;
+
+	if (!s || s->ops != &http_ops)
+		return 0;
+	h = s->priv;
+	return __atomic_load_n(&h->stale, __ATOMIC_RELAXED);
 }
 
 int bs_remote_get_stats(const struct bs_source *s, struct bs_remote_stats *st)

@@ -122,6 +122,10 @@ struct bs_remote_stats {
 /* @ret 0, or -EINVAL if @s is not a remote source. */
 int bs_remote_get_stats(const struct bs_source *s, struct bs_remote_stats *st);
 
+/* Non-zero once a read of remote source @s found the object replaced on
+ * the server (its version is gone): a reload should not trust it. */
+int bs_remote_stale(const struct bs_source *s);
+
 /**
  * Identity of an object from its headers: dev 0, ino a hash of the
  * strong ETag (or of Last-Modified when there is none), size, mtime from

@@ -127,3 +127,68 @@ def test_replaced_object_reload(setup):
     assert data == old_iso[:len(data)], "reader saw a mix of versions"
     assert eio or data == old_iso
     assert read(os.path.join(boot, "x.iso")) == read(new["iso"])
+
+
+def generation(fs):
+    st = read(os.path.join(fs.mnt, ".bootshelf", "status")).decode()
+    for line in st.splitlines():
+        if line.startswith("generation: "):
+            return int(line.split()[1])
+    raise AssertionError(st)
+
+
+def reload(fs):
+    g = generation(fs)
+    fs.hup()
+    wait_for(lambda: generation(fs) > g, 10, "reload")
+
+
+def test_refresh_interval(tmp_path):
+    """refresh = 1h: reloads trust the identity without a HEAD request,
+    until a read finds the object replaced."""
+    d = str(tmp_path)
+    ref = fsutil.make_iso(d, "x", 41, kernel=MiB + 5, initrd=MiB + 3,
+                          squash=6 * MiB)
+    fsutil.install_iso(ref)
+    ng = Nginx(tmp_path / "nginx")
+    shutil.copy2(ref["iso"], os.path.join(ng.www, "x.iso"))
+    cat = os.path.join(d, "catalog.conf")
+    remote_catalog(cat, [("x", "url", ng.url + "/x.iso")],
+                   "cache = none\nrefresh = 1h\n")
+    m = os.path.join(d, "mnt")
+    os.mkdir(m)
+    fs = FsMount(cat, m, allowed_log=("changed on the server",))
+    try:
+        boot = os.path.join(m, "boot", "x")
+        heads = lambda: [e[0] for e in ng.log()].count("HEAD")
+        assert read(os.path.join(boot, "linux")) == ref["files"][KERNEL]
+        assert heads() == 1
+        reload(fs)
+        reload(fs)
+        assert heads() == 1, "a reload inside the refresh interval asked"
+        os.makedirs(os.path.join(d, "new"))
+        new = fsutil.make_iso(os.path.join(d, "new"), "x", 42,
+                              kernel=MiB + 5, initrd=MiB + 3,
+                              squash=6 * MiB)
+        fsutil.install_iso(new)
+        tmp = os.path.join(ng.www, "x.iso.new")
+        shutil.copy(new["iso"], tmp)
+        os.utime(tmp, (time.time() + 5, time.time() + 5))
+        os.rename(tmp, os.path.join(ng.www, "x.iso"))
+        reload(fs)
+        assert heads() == 1
+        # an uncached range of the old version: EIO, and the source is
+        # marked stale so the next reload asks the server
+        with pytest.raises(OSError) as e:
+            with open(os.path.join(boot, "x.iso"), "rb") as f:
+                f.seek(5 * MiB)
+                f.read(4096)
+        assert e.value.errno == errno.EIO
+        reload(fs)
+        assert heads() == 2
+        assert read(os.path.join(boot, "linux")) == new["files"][KERNEL]
+    finally:
+        bad = fs.bad_log_lines()
+        assert fs.close() == 0
+        ng.close()
+    assert not bad, bad
