@@ -5,6 +5,7 @@
  * counting of blocks is needed.  Left out: an on-disk tier.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,11 +162,34 @@ int bs_blockcache_has(struct bs_blockcache *c, uint64_t key, uint64_t idx)
 	return r;
 }
 
+/* Insert @b (owned) under its key and index. */
+static void insert(struct bs_blockcache *c, struct block *b)
+{
+	struct block *old;
+	size_t s;
+
+	pthread_mutex_lock(&c->lock);
+	if ((old = find(c, b->key, b->idx)))
+		drop(c, old);
+	s = slot(c, b->key, b->idx);
+	b->hnext = c->hash[s];
+	c->hash[s] = b;
+	lru_push(c, b);
+	c->st.bytes += b->len;
+	c->st.blocks++;
+	c->st.inserts++;
+	/* never evict the block just added */
+	while (c->st.bytes > c->cap && c->tail != b) {
+		drop(c, c->tail);
+		c->st.evictions++;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 		      const void *data, size_t len)
 {
-	struct block *b, *old;
-	size_t s;
+	struct block *b;
 
 	if (len > c->block)
 		return -EINVAL;
@@ -176,22 +200,41 @@ int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 	b->key = key;
 	b->idx = idx;
 	b->len = len;
-	pthread_mutex_lock(&c->lock);
-	if ((old = find(c, key, idx)))
-		drop(c, old);
-	s = slot(c, key, idx);
-	b->hnext = c->hash[s];
-	c->hash[s] = b;
-	lru_push(c, b);
-	c->st.bytes += len;
-	c->st.blocks++;
-	c->st.inserts++;
-	/* never evict the block just added */
-	while (c->st.bytes > c->cap && c->tail != b) {
-		drop(c, c->tail);
-		c->st.evictions++;
+	insert(c, b);
+	return 0;
+}
+
+void *bs_blockcache_buf_new(struct bs_blockcache *c)
+{
+	struct block *b = malloc(sizeof(*b) + c->block);
+
+	return b ? b->data : NULL;
+}
+
+static struct block *buf_block(void *buf)
+{
+	return (struct block *)((uint8_t *)buf - offsetof(struct block, data));
+}
+
+void bs_blockcache_buf_free(void *buf)
+{
+	if (buf)
+		free(buf_block(buf));
+}
+
+int bs_blockcache_put_buf(struct bs_blockcache *c, uint64_t key,
+			  uint64_t idx, void *buf, size_t len)
+{
+	struct block *b = buf_block(buf);
+
+	if (len > c->block) {
+		free(b);
+		return -EINVAL;
 	}
-	pthread_mutex_unlock(&c->lock);
+	b->key = key;
+	b->idx = idx;
+	b->len = len;
+	insert(c, b);
 	return 0;
 }
 

@@ -31,7 +31,8 @@
 #include <bootshelf/remote.h>
 
 #define POOL_MAX	16		/* idle easy handles kept */
-#define FETCH_MAX	16		/* blocks per range request */
+#define FETCH_MAX	16		/* blocks asked for per request */
+#define RA_MAX		64		/* blocks of read-ahead at most */
 #define DEFAULT_CACHE	(64ull << 20)
 #define HDR_MAX		256
 
@@ -281,6 +282,8 @@ struct target {
 
 struct xfer {
 	uint8_t *buf;		/* borrowed; NULL for HEAD */
+	uint8_t **seg;		/* or: cap bytes in pieces of segsz */
+	size_t segsz;
 	size_t cap, got;
 	int overflow;
 	long status;
@@ -335,12 +338,24 @@ static size_t on_body(char *p, size_t size, size_t n, void *u)
 
 	if (x->status != 200 && x->status != 206)
 		return len;	/* an error page: not our bytes */
-	if (!x->buf || len > x->cap - x->got) {
+	if ((!x->buf && !x->seg) || len > x->cap - x->got) {
 		x->overflow = 1;
 		return 0;	/* more than asked for: abort */
 	}
-	memcpy(x->buf + x->got, p, len);
-	x->got += len;
+	if (x->buf) {
+		memcpy(x->buf + x->got, p, len);
+		x->got += len;
+		return len;
+	}
+	/* straight into the cache's block buffers: no second copy */
+	for (size_t done = 0; done < len;) {
+		size_t in = x->got % x->segsz, take = x->segsz - in;
+		if (take > len - done)
+			take = len - done;
+		memcpy(x->seg[x->got / x->segsz] + in, p + done, take);
+		done += take;
+		x->got += take;
+	}
 	return len;
 }
 
@@ -400,8 +415,8 @@ static int perform(const struct target *t, const char *range,
 	for (int attempt = 0;; attempt++) {
 		uint64_t now = now_ms();
 		long left = now < deadline ? (long)(deadline - now) : 0;
-		size_t keep_cap = x->cap;
-		uint8_t *keep_buf = x->buf;
+		size_t keep_cap = x->cap, keep_segsz = x->segsz;
+		uint8_t *keep_buf = x->buf, **keep_seg = x->seg;
 
 		if (left <= 0) {
 			rc = bs_error_set(err, -EIO, "%s: no answer within "
@@ -411,6 +426,8 @@ static int perform(const struct target *t, const char *range,
 		memset(x, 0, sizeof(*x));
 		x->buf = keep_buf;
 		x->cap = keep_cap;
+		x->seg = keep_seg;
+		x->segsz = keep_segsz;
 		ebuf[0] = '\0';
 		curl_easy_reset(c);
 		curl_easy_setopt(c, CURLOPT_URL, t->url);
@@ -577,12 +594,12 @@ static int same_version(const struct hsrc *h, const struct xfer *x,
 	return 0;
 }
 
-/* Fetch [off, off+len) into @buf.  0 or -EIO with @err. */
-static int fetch(struct hsrc *h, uint8_t *buf, uint64_t off, size_t len,
+/* Fetch [off, off+len) into the block buffers @seg.  0 or -EIO. */
+static int fetch(struct hsrc *h, uint8_t **seg, uint64_t off, size_t len,
 		 struct bs_error *err)
 {
 	char range[64];
-	struct xfer x = { .buf = buf, .cap = len };
+	struct xfer x = { .seg = seg, .segsz = h->block, .cap = len };
 	unsigned long long a, b, total;
 	int rc;
 
@@ -630,10 +647,10 @@ static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
 			  uint64_t off)
 {
 	struct hsrc *h = s->priv;
-	uint8_t *out = buf, *tmp;
+	uint8_t *out = buf, *seg[FETCH_MAX + RA_MAX];
 	struct bs_error err = { 0 };
 	size_t B = h->block, done = 0;
-	uint64_t first, last, need_last, nblocks, ra, start, end;
+	uint64_t first, last, need_last, nblocks, ra, start, end, n;
 	int seq;
 
 	if (off >= h->size || len == 0)
@@ -672,7 +689,8 @@ static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
 	need_last = (off + len - 1) / B;
 	if (need_last - first >= FETCH_MAX)
 		need_last = first + FETCH_MAX - 1;
-	last = need_last + (ra + B - 1) / B;
+	last = need_last + ((ra + B - 1) / B < RA_MAX ? (ra + B - 1) / B :
+			    RA_MAX);
 	if (last > (h->size - 1) / B)
 		last = (h->size - 1) / B;
 	/* read-ahead stops at a block we already have */
@@ -684,28 +702,40 @@ static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
 	nblocks = last - first + 1;
 	start = first * B;
 	end = (last + 1) * B < h->size ? (last + 1) * B : h->size;
-	if (!(tmp = malloc((size_t)(end - start)))) {
+	for (n = 0; n < nblocks; n++)
+		if (!(seg[n] = bs_blockcache_buf_new(h->cache)))
+			break;
+	if (n < nblocks) {
+		while (n)
+			bs_blockcache_buf_free(seg[--n]);
 		return -ENOMEM;
 	}
-	if (fetch(h, tmp, start, (size_t)(end - start), &err) < 0) {
-		free(tmp);
+	if (fetch(h, seg, start, (size_t)(end - start), &err) < 0) {
+		for (n = 0; n < nblocks; n++)
+			bs_blockcache_buf_free(seg[n]);
 		report(h, &err);
 		return -EIO;
 	}
-	for (uint64_t i = 0; i < nblocks; i++) {
-		uint64_t bs = start + i * B;
-		size_t bl = (size_t)((bs + B < end ? bs + B : end) - bs);
-		bs_blockcache_put(h->cache, h->key, first + i, tmp + i * B,
-				  bl);
-	}
-	/* copy straight from the fetch: the cache may be smaller */
+	/* copy out before the blocks go to the cache, which may evict them
+	 * at once when it is small */
 	done = len;
 	if (off + done > (need_last + 1) * B)
 		done = (size_t)((need_last + 1) * B - off);
 	if (off + done > end)
 		done = (size_t)(end - off);
-	memcpy(out, tmp + (off - start), done);
-	free(tmp);
+	for (size_t got = 0; got < done;) {
+		uint64_t pos = off + got - start;
+		size_t in = (size_t)(pos % B), take = B - in;
+		if (take > done - got)
+			take = done - got;
+		memcpy(out + got, seg[pos / B] + in, take);
+		got += take;
+	}
+	for (n = 0; n < nblocks; n++) {
+		uint64_t bs = start + n * B;
+		size_t bl = (size_t)((bs + B < end ? bs + B : end) - bs);
+		bs_blockcache_put_buf(h->cache, h->key, first + n, seg[n], bl);
+	}
 	pthread_mutex_lock(&h->lock);
 	h->next_off = off + done;
 	pthread_mutex_unlock(&h->lock);
@@ -771,7 +801,7 @@ void bs_remote_opts_default(struct bs_remote_opts *o)
 	o->timeout_ms = 30000;
 	o->retries = 2;
 	o->tls_verify = 1;
-	o->readahead = 4u << 20;
+	o->readahead = 8u << 20;
 }
 
 static const char *env(const char *name)

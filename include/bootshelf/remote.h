@@ -64,6 +64,14 @@ int bs_blockcache_has(struct bs_blockcache *c, uint64_t key, uint64_t idx);
  */
 int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 		      const void *data, size_t len);
+/* A block-sized buffer to fill and hand to bs_blockcache_put_buf()
+ * (saves a copy of data fetched straight into it), or NULL. */
+void *bs_blockcache_buf_new(struct bs_blockcache *c);
+void bs_blockcache_buf_free(void *buf);
+/* Like bs_blockcache_put() but takes ownership of @buf (also on
+ * failure); @buf must not be used afterwards. */
+int bs_blockcache_put_buf(struct bs_blockcache *c, uint64_t key,
+			  uint64_t idx, void *buf, size_t len);
 void bs_blockcache_get_stats(struct bs_blockcache *c,
 			     struct bs_blockcache_stats *st);
 /* Change the cap (evicting now if it shrank); at least one block. */
@@ -82,7 +90,7 @@ struct bs_remote_opts {
 	int retries;			/* after the first try; default 2 */
 	int tls_verify;			/* default 1: peer and host name */
 	uint64_t readahead;		/* most bytes read ahead of a
-					   sequential reader; default 4 MiB */
+					   sequential reader; default 8 MiB */
 	struct bs_blockcache *cache;	/* borrowed; NULL = a process-wide
 					   64 MiB cache */
 	/* s3:// URLs (see bs_s3_prepare) */

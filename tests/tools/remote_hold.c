@@ -3,12 +3,16 @@
  * command, for tests of what an open source sees when the server goes
  * away or the object is replaced.
  *
- *   remote_hold [-t TIMEOUT_MS] [-c CACHE_BYTES] URL
+ *   remote_hold [-t TIMEOUT_MS] [-c CACHE_BYTES] URL|FILE
+ *
+ * (a local FILE is opened as a file source, for comparisons)
  *
  * Prints "open SIZE" (or "error MSG" and exits 1), then reads lines from
  * stdin: "read OFF LEN FILE" writes the bytes read to FILE and answers
- * "ok N" or "err -ERRNO MS" (how long the failed read took); "stats"
- * answers "stats REQUESTS BYTES RETRIES FAILURES"; "quit" or EOF ends.
+ * "ok N" or "err -ERRNO MS" (how long the failed read took);
+ * "readall OFF LEN CHUNK" reads and discards in CHUNK-byte reads and
+ * answers "ok N MICROSECONDS"; "stats" answers "stats REQUESTS BYTES
+ * RETRIES FAILURES"; "quit" or EOF ends.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +31,15 @@ static long ms_since(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (t.tv_sec - t0->tv_sec) * 1000 +
 	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static long us_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000;
 }
 
 int main(int argc, char **argv)
@@ -61,7 +74,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [-t MS] [-c BYTES] URL\n", argv[0]);
 		return 2;
 	}
-	if (bs_source_open_url(argv[optind], &o, &s, &err) < 0) {
+	if ((bs_remote_url(argv[optind]) ?
+	     bs_source_open_url(argv[optind], &o, &s, &err) :
+	     bs_source_open(argv[optind], &s, &err)) < 0) {
 		printf("error %s\n", err.msg);
 		return 1;
 	}
@@ -90,6 +105,28 @@ int main(int argc, char **argv)
 					fclose(f);
 				printf("ok %zd\n", n);
 			}
+			free(buf);
+		} else if (sscanf(line, "readall %llu %llu %2047s", &off, &len,
+				  file) == 3) {
+			size_t chunk = strtoul(file, NULL, 10);
+			char *buf = malloc(chunk ? chunk : 1);
+			struct timespec t0;
+			unsigned long long done = 0;
+			ssize_t n = 0;
+
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			while (chunk && done < len) {
+				size_t want = len - done < chunk ?
+					      (size_t)(len - done) : chunk;
+				n = bs_source_pread(s, buf, want, off + done);
+				if (n <= 0)
+					break;
+				done += (unsigned long long)n;
+			}
+			if (n < 0)
+				printf("err %zd %ld\n", n, ms_since(&t0));
+			else
+				printf("ok %llu %ld\n", done, us_since(&t0));
 			free(buf);
 		} else if (!strncmp(line, "stats", 5)) {
 			struct bs_remote_stats st;

@@ -84,6 +84,15 @@ static void blockcache_short_and_replace(void **state)
 	bs_blockcache_get_stats(c, &st);
 	assert_int_equal(st.blocks, 1);
 	assert_int_equal(bs_blockcache_has(c, 5, 1), 1);
+	/* a buffer filled in place is handed over without a copy */
+	uint8_t *buf = bs_blockcache_buf_new(c);
+	assert_non_null(buf);
+	fill(buf, 64, 4);
+	assert_int_equal(bs_blockcache_put_buf(c, 6, 0, buf, 30), 0);
+	assert_int_equal(bs_blockcache_read(c, 6, 0, out, 0, 30), 1);
+	fill(blk, 64, 4);
+	assert_memory_equal(out, blk, 30);
+	bs_blockcache_buf_free(bs_blockcache_buf_new(c));
 	bs_blockcache_free(c);
 }
 
