@@ -15,6 +15,7 @@
 struct block {
 	uint64_t key, idx;
 	size_t len;
+	size_t cap;			/* bytes allocated for data */
 	struct block *hnext;		/* hash chain */
 	struct block *prev, *next;	/* LRU: head is most recent */
 	uint8_t data[];
@@ -27,8 +28,15 @@ struct bs_blockcache {
 	struct block **hash;
 	size_t hmask;
 	struct block *head, *tail;
+	struct block *spare;		/* evicted full blocks for reuse */
+	size_t nspare;
 	struct bs_blockcache_stats st;
 };
+
+/* Evicted blocks kept for reuse: a cold sequential read through a full
+ * cache then touches no fresh pages (page faults cost as much as the
+ * copy itself). */
+#define SPARE_MAX 16
 
 static size_t slot(const struct bs_blockcache *c, uint64_t key, uint64_t idx)
 {
@@ -71,6 +79,10 @@ void bs_blockcache_free(struct bs_blockcache *c)
 	if (!c)
 		return;
 	for (struct block *b = c->head, *n; b; b = n) {
+		n = b->next;
+		free(b);
+	}
+	for (struct block *b = c->spare, *n; b; b = n) {
 		n = b->next;
 		free(b);
 	}
@@ -117,7 +129,7 @@ static void lru_push(struct bs_blockcache *c, struct block *b)
 		c->tail = b;
 }
 
-/* Unlink from hash and LRU and free. */
+/* Unlink from hash and LRU and free (or keep as a spare). */
 static void drop(struct bs_blockcache *c, struct block *b)
 {
 	struct block **pp = &c->hash[slot(c, b->key, b->idx)];
@@ -128,7 +140,13 @@ static void drop(struct bs_blockcache *c, struct block *b)
 	lru_unlink(c, b);
 	c->st.bytes -= b->len;
 	c->st.blocks--;
-	free(b);
+	if (b->cap == c->block && c->nspare < SPARE_MAX) {
+		b->next = c->spare;
+		c->spare = b;
+		c->nspare++;
+	} else {
+		free(b);
+	}
 }
 
 int bs_blockcache_read(struct bs_blockcache *c, uint64_t key, uint64_t idx,
@@ -196,6 +214,7 @@ int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 	/* allocated outside the lock: malloc of 1 MiB may mmap */
 	if (!(b = malloc(sizeof(*b) + len)))
 		return -ENOMEM;
+	b->cap = len;
 	memcpy(b->data, data, len);
 	b->key = key;
 	b->idx = idx;
@@ -206,8 +225,16 @@ int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 
 void *bs_blockcache_buf_new(struct bs_blockcache *c)
 {
-	struct block *b = malloc(sizeof(*b) + c->block);
+	struct block *b;
 
+	pthread_mutex_lock(&c->lock);
+	if ((b = c->spare)) {
+		c->spare = b->next;
+		c->nspare--;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!b && (b = malloc(sizeof(*b) + c->block)))
+		b->cap = c->block;
 	return b ? b->data : NULL;
 }
 
