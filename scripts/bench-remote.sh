@@ -80,6 +80,16 @@ def readall(p, off, n, chunk):
     return int(a[2]) / 1e6
 
 
+def umount(fs, mnt):
+    subprocess.run(["fusermount3", "-u", mnt], check=True)
+    try:
+        fs.wait(60)
+    except subprocess.TimeoutExpired:
+        print("   (bootshelf-fs still running 60 s after unmount: killed)")
+        fs.kill()
+        fs.wait()
+
+
 w = tempfile.mkdtemp(prefix="bench-remote.")
 ng = None
 try:
@@ -171,8 +181,7 @@ try:
                    os.path.join(w, "cache3"))
     with open(cat4, "a") as f:
         f.write(hosts)
-    subprocess.run(["fusermount3", "-u", mnt], check=True)
-    fs.wait(10)
+    umount(fs, mnt)
     fs = subprocess.Popen([os.path.join(B, "bootshelf-fs"), "-f", cat4, mnt],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     st = os.path.join(mnt, ".bootshelf", "status")
@@ -191,8 +200,7 @@ try:
         while int(status()["generation"]) == g:
             time.sleep(0.005)
         reloads.append(int(status()["last_reload_ms"]))
-    subprocess.run(["fusermount3", "-u", mnt], check=True)
-    fs.wait(10)
+    umount(fs, mnt)
     print("3. 1,000 ISOs: first index %.2f s; restart with the index "
           "cache: bootshelf ls %.3f s (peak RSS %d MiB), bootshelf-fs "
           "until the tree is served %.3f s (RSS %d MiB)" %

@@ -4,6 +4,7 @@ per request), s3rver (installed with npm into the build tree by
 tests/tools/s3rver-install.sh), and the bootshelf CLI over a catalog.
 Every server is started here and stopped by PID."""
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -59,8 +60,9 @@ class Nginx:
             user = "user root root;" if os.geteuid() == 0 else ""
             f.write(NGINX_CONF.format(d=self.dir, port=self.port,
                                       user=user))
+        exe = shutil.which("nginx") or "/usr/sbin/nginx"
         self.proc = subprocess.Popen(
-            ["nginx", "-p", self.dir, "-c",
+            [exe, "-p", self.dir, "-c",
              os.path.join(self.dir, "nginx.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_until(lambda: port_open(self.port), 10, self.proc, "nginx")

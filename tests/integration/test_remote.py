@@ -186,11 +186,10 @@ def test_server_down_gives_eio_within_timeout(served, tmp_path):
         ng2.close()
 
 
-def test_silent_server_times_out(tmp_path):
-    """A server that accepts and never answers: EIO, not a hang."""
-    # nginx answers HEAD; a listener that never reads stands for a
-    # server that hangs afterwards: open against nginx, then swap ports
-    # is not possible, so test the open itself with a bounded timeout.
+def test_silent_server_times_out(served, tmp_path):
+    """A server that accepts and never answers, or trickles: EIO within
+    the configured timeout, not a hang."""
+    d, ref, ng = served
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     s.listen(16)
@@ -204,9 +203,21 @@ def test_silent_server_times_out(tmp_path):
         took = time.monotonic() - t0
         assert p.returncode == 1
         assert p.stdout.startswith("error ") and "127.0.0.1" in p.stdout
+        assert "1500 ms" in p.stdout or "imed out" in p.stdout, p.stdout
         assert took < 5, took
     finally:
         s.close()
+    # nginx sends /slow/ at 1 KiB/s: a 1 MiB block cannot arrive in time
+    os.makedirs(os.path.join(ng.www, "slow"), exist_ok=True)
+    shutil.copy2(ref["iso"], os.path.join(ng.www, "slow", "x.iso"))
+    p, size = hold(ng.url + "/slow/x.iso", "-t", "2000")
+    try:
+        a = ask(p, "read 0 4096 %s" % (tmp_path / "o"))
+        assert a[:2] == ["err", "-5"], a
+        assert 1500 <= int(a[2]) < 4000, a
+    finally:
+        p.stdin.close()
+        p.wait(10)
 
 
 def test_replaced_object_never_mixes(served, tmp_path):
