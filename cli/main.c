@@ -26,7 +26,7 @@ static const struct {
 	  "it can boot" },
 	{ "status", cli_status, "status [MOUNTPOINT]   status of a mount (or "
 	  "of the catalog)" },
-	{ "add", cli_add, "add NAME ISO [KEY=VALUE...]  add an [iso] entry" },
+	{ "add", cli_add, "add NAME ISO|URL [KEY=VALUE...]  add an [iso] entry" },
 	{ "rm", cli_rm, "rm NAME               remove an entry" },
 	{ "host", cli_host, "host MAC NAME [KEY=VALUE...] | host rm MAC" },
 };

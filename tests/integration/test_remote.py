@@ -270,3 +270,20 @@ def test_weird_urls_are_reported(served, tmp_path):
     r = bs_run(cat, "check")
     assert r.returncode == 1
     assert "missing.iso: HTTP 404" in r.stderr.decode()
+
+
+def test_cli_add_url(served, tmp_path):
+    d, ref, ng = served
+    cat = str(tmp_path / "c.conf")
+    remote_catalog(cat, [], "cache = none\n")
+    r = bs_run(cat, "add", "net", ng.url + "/x.iso", "label=Net")
+    assert r.returncode == 0, r.stderr.decode()
+    text = open(cat).read()
+    assert "[iso net]\nurl = %s/x.iso\nlabel = Net\n" % ng.url in text
+    assert cat_file(cat, "boot/net/linux") == ref["files"][KERNEL]
+    # an object that is not there is refused, naming it once
+    r = bs_run(cat, "add", "bad", ng.url + "/nope.iso")
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "HTTP 404" in err, err
+    assert err.count("nope.iso") == 1, err
+    assert "[iso bad]" not in open(cat).read()
