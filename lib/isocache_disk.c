@@ -186,7 +186,7 @@ int bs_idx_serialize(const char *key, const struct bs_iso *iso,
 	return 0;
 }
 
-/* ---- reader --------------------------------------------------------------- */
+/* ---- reader ------------------------------------------------------------- */
 
 struct rbuf {
 	const uint8_t *p, *end;
@@ -444,7 +444,7 @@ out:
 	return rc;
 }
 
-/* ---- files ---------------------------------------------------------------- */
+/* ---- files -------------------------------------------------------------- */
 
 void bs_idx_path(const char *dir, const char *key, char *buf, size_t len)
 {

@@ -109,7 +109,7 @@ static void handle_put(CURL *c)
 		curl_easy_cleanup(c);
 }
 
-/* ---- pure helpers -------------------------------------------------------- */
+/* ---- pure helpers ------------------------------------------------------- */
 
 static uint64_t fnv(uint64_t h, const char *s)
 {
@@ -254,7 +254,8 @@ int bs_s3_parse_credentials(const char *text, char *key, size_t keysz,
 					strcpy(key, v);
 					have_k = 1;
 				} else if (!strcmp(k, "secret_key") ||
-					   !strcmp(k, "aws_secret_access_key")) {
+					   !strcmp(k,
+						   "aws_secret_access_key")) {
 					if (!*v || strlen(v) >= secretsz)
 						return -EINVAL;
 					strcpy(secret, v);
@@ -269,7 +270,7 @@ int bs_s3_parse_credentials(const char *text, char *key, size_t keysz,
 	return have_k && have_s ? 0 : -EINVAL;
 }
 
-/* ---- one request ---------------------------------------------------------- */
+/* ---- one request -------------------------------------------------------- */
 
 /* How to reach one object: everything a request needs. */
 struct target {
@@ -515,7 +516,7 @@ static int status_errno(long status)
 	}
 }
 
-/* ---- the source ---------------------------------------------------------- */
+/* ---- the source --------------------------------------------------------- */
 
 struct hsrc {
 	struct target t;

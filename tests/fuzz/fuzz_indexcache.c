@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bs_idx_serialize("fuzz", iso, &bi, &buf, &len) == 0) {
 		if (bs_idx_deserialize(buf, len, "fuzz", src, &again,
 				       &bi2) < 0)
-			__builtin_trap();	/* writer and reader disagree */
+			__builtin_trap();	/* writer, reader disagree */
 		bs_iso_unref(again);
 		free(buf);
 	}
