@@ -278,6 +278,24 @@ int bs_isocache_open(struct bs_isocache *c, const struct bs_catalog *cat,
 	/* the identity now: stat(2) of the file, or HEAD of the object */
 	rc = e->url ? bs_source_open_url(e->url, &o, &src, err) :
 		      bs_source_open(e->path, &src, err);
+	if (rc == -EIO && e->url && c) {
+		/* the server is unreachable or answers badly: a reload in
+		 * that moment keeps the version it knew (whose reads fail
+		 * or come from the block cache) rather than dropping the
+		 * entry from every menu */
+		pthread_mutex_lock(&c->lock);
+		if ((ce = find(c, key)) && ce->have_boot) {
+			ce->used = 1;
+			*out = bs_iso_ref(ce->iso);
+			*boot = ce->boot;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (*out) {
+			bs_warn("%s; keeping the version known before",
+				err->msg);
+			return 0;
+		}
+	}
 	if (rc < 0)
 		return rc;
 	if (c) {

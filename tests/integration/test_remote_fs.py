@@ -192,3 +192,28 @@ def test_refresh_interval(tmp_path):
         assert fs.close() == 0
         ng.close()
     assert not bad, bad
+
+
+def test_server_down_at_reload_keeps_entry(setup):
+    """A reload while the server is unreachable keeps the entry (and what
+    the block cache holds) instead of dropping it from the menus."""
+    d, ref, ng, cat, fs = setup
+    boot = os.path.join(fs.mnt, "boot", "x")
+    with open(os.path.join(boot, "linux"), "rb") as f:
+        assert f.read(4096) == ref["files"][KERNEL][:4096]
+    fs.allowed_log = ("changed on the server", "keeping the version",
+                      "onnect")
+    ng.close()
+    reload(fs)
+    assert os.path.exists(os.path.join(boot, "linux"))
+    menu = read(os.path.join(fs.mnt, "pxelinux.cfg", "default")).decode()
+    assert "boot/x/linux" in menu
+    st = read(os.path.join(fs.mnt, ".bootshelf", "status")).decode()
+    assert "[iso x]\nstate: ok" in st
+    # bytes not cached cannot be had: EIO, not a hang
+    with pytest.raises(OSError) as e:
+        with open(os.path.join(boot, "x.iso"), "rb") as f:
+            f.seek(os.path.getsize(ref["iso"]) - 4096)
+            f.read(4096)
+    assert e.value.errno == errno.EIO
+    assert "keeping the version known before" in fs.logtext()
