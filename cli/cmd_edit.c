@@ -11,6 +11,8 @@
 
 #include <bootshelf/catalog.h>
 #include <bootshelf/isoindex.h>
+#include <bootshelf/remote.h>
+#include <bootshelf/vtree.h>
 
 #include "cli.h"
 
@@ -58,6 +60,7 @@ int cli_add(struct cli *c, int argc, char **argv)
 	struct bs_source *src;
 	struct bs_iso *iso;
 	char abs[PATH_MAX];
+	char *key = "path";	/* a string literal, never written */
 	size_t n = 0;
 	int replace = 0, force = 0;
 
@@ -71,27 +74,49 @@ int cli_add(struct cli *c, int argc, char **argv)
 		argc--, argv++;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s add [--replace] [--force] NAME ISO "
-			"[KEY=VALUE...]\n", c->prog);
+		fprintf(stderr, "usage: %s add [--replace] [--force] NAME "
+			"ISO|URL [KEY=VALUE...]\n", c->prog);
 		return 2;
 	}
-	if (!realpath(argv[1], abs)) {
+	if (bs_remote_url(argv[1])) {
+		/* read it as the tree would: with the catalog's [server]
+		 * remote settings (S3 endpoint, credentials, timeouts) */
+		struct bs_catalog *cat = NULL;
+		struct bs_cat_entry e = { .kind = BS_ENTRY_ISO,
+					  .name = argv[0], .url = argv[1] };
+		struct bs_bootinfo bi;
+
+		if (strlen(argv[1]) >= sizeof(abs)) {
+			fprintf(stderr, "%s: add: URL too long\n", c->prog);
+			return 1;
+		}
+		strcpy(abs, argv[1]);
+		if (bs_catalog_load(c->catalog, &cat, NULL) < 0)
+			bs_catalog_parse("new", "", 0, &cat, NULL);
+		if (cat && bs_isocache_open(NULL, cat, &e, &iso, &bi,
+					    &err) == 0)
+			bs_iso_unref(iso);
+		bs_catalog_free(cat);
+		key = "url";
+	} else if (!realpath(argv[1], abs)) {
 		fprintf(stderr, "%s: add: %s: %s\n", c->prog, argv[1],
 			strerror(errno));
 		return 1;
 	}
 	/* Refuse an ISO we cannot serve, unless told otherwise. */
-	if (bs_source_open(abs, &src, &err) == 0) {
+	if (!strcmp(key, "path") && bs_source_open(abs, &src, &err) == 0) {
 		if (bs_iso_open(src, &iso, &err) == 0)
 			bs_iso_unref(iso);
 		bs_source_unref(src);
 	}
 	if (err.code && !force) {
-		fprintf(stderr, "%s: add: %s: %s (use --force to add it "
-			"anyway)\n", c->prog, abs, err.msg);
+		/* remote errors name the URL already */
+		fprintf(stderr, "%s: add: %s%s%s (use --force to add it "
+			"anyway)\n", c->prog, key[0] == 'u' ? "" : abs,
+			key[0] == 'u' ? "" : ": ", err.msg);
 		return 1;
 	}
-	kv[n].key = "path";
+	kv[n].key = key;
 	kv[n++].value = abs;
 	if (parse_kv(c, argc - 2, argv + 2, kv, &n) < 0)
 		return 2;

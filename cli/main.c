@@ -26,7 +26,7 @@ static const struct {
 	  "it can boot" },
 	{ "status", cli_status, "status [MOUNTPOINT]   status of a mount (or "
 	  "of the catalog)" },
-	{ "add", cli_add, "add NAME ISO [KEY=VALUE...]  add an [iso] entry" },
+	{ "add", cli_add, "add NAME ISO|URL [KEY=VALUE...]  add an [iso] entry" },
 	{ "update", cli_update, "update NAME NEWISO    replace an entry's ISO "
 	  "safely (by rename)" },
 	{ "rm", cli_rm, "rm NAME               remove an entry" },

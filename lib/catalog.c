@@ -29,6 +29,11 @@ enum vkind {
 	V_IFNAME,	/* network interface name */
 	V_REF,		/* entry name, checked once everything is read */
 	V_DELIVERY, V_AOE, V_SHA256, V_TIMEOUT,
+	V_OBJURL,	/* http://, https:// or s3://BUCKET/KEY */
+	V_DURATION,	/* int64_t ms: "500ms", "30s", "5m", "1h", "0" */
+	V_XDURATION,	/* the same, kept in the entry's struct bs_cat_ext */
+	V_SIZE,		/* uint64_t bytes: "512K", "64M", "2G" */
+	V_CACHEDIR,	/* absolute path or "none" */
 };
 
 struct keydef {
@@ -38,11 +43,26 @@ struct keydef {
 	int empty_ok;
 };
 
+/* The catalog as allocated here: the public part and its indexes.  Every
+ * struct bs_catalog comes from bs_catalog_build(), so it is one of these. */
+struct cat_priv {
+	struct bs_catalog pub;	/* first */
+	struct bs_htab names;	/* entry name -> position in entries */
+	struct bs_htab macs;	/* MAC -> position in hosts */
+	struct bs_cat_remote remote;	/* [server] remote/cache keys */
+	struct bs_cat_ext *ext;	/* parallel to pub.entries */
+};
+
 #define E(f) offsetof(struct bs_cat_entry, f)
 #define H(f) offsetof(struct bs_cat_host, f)
 #define C(f) offsetof(struct bs_catalog, f)
+/* [server] remote settings live in the private part of the catalog,
+ * which starts with the public one. */
+#define R(f) offsetof(struct cat_priv, remote.f)
+#define X(f) offsetof(struct bs_cat_ext, f)
 static const struct keydef iso_keys[] = {
-	{ "path", V_ABS, E(path), 0 },	{ "url", V_URL, E(url), 0 },
+	{ "path", V_ABS, E(path), 0 },	{ "url", V_OBJURL, E(url), 0 },
+	{ "refresh", V_XDURATION, X(refresh_ms), 0 },
 	{ "label", V_TEXT, E(label), 1 },
 	{ "delivery", V_DELIVERY, E(delivery), 0 },
 	{ "append", V_TEXT, E(append), 1 },
@@ -70,6 +90,14 @@ static const struct keydef server_keys[] = {
 	{ "nfs", V_NFS, C(server.nfs), 0 },
 	{ "tftp", V_WORD, C(server.tftp), 0 },
 	{ "aoe_interface", V_IFNAME, C(server.aoe_interface), 0 },
+	{ "cache", V_CACHEDIR, R(cache_dir), 0 },
+	{ "cache_size", V_SIZE, R(cache_size), 0 },
+	{ "connect_timeout", V_DURATION, R(connect_timeout_ms), 0 },
+	{ "timeout", V_DURATION, R(timeout_ms), 0 },
+	{ "refresh", V_DURATION, R(refresh_ms), 0 },
+	{ "s3_region", V_WORD, R(s3_region), 0 },
+	{ "s3_endpoint", V_URL, R(s3_endpoint), 0 },
+	{ "s3_credentials", V_ABS, R(s3_credentials), 0 },
 	{ NULL, 0, 0, 0 },
 };
 static const struct keydef menu_keys[] = {
@@ -81,14 +109,9 @@ static const struct keydef menu_keys[] = {
 #undef E
 #undef H
 #undef C
+#undef R
+#undef X
 
-/* The catalog as allocated here: the public part and its indexes.  Every
- * struct bs_catalog comes from bs_catalog_build(), so it is one of these. */
-struct cat_priv {
-	struct bs_catalog pub;	/* first */
-	struct bs_htab names;	/* entry name -> position in entries */
-	struct bs_htab macs;	/* MAC -> position in hosts */
-};
 
 static uint64_t mac_key(const uint8_t mac[6])
 {
@@ -167,6 +190,55 @@ static int parse_aoe(const char *v, int *shelf, int *slot)
 static int has_space(const char *v)
 {
 	return strpbrk(v, " \t\v\f\r") != NULL;
+}
+
+int bs_parse_duration_ms(const char *s, int64_t *ms)
+{
+	static const struct { const char *suf; int64_t mul; } u[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 },
+	};
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > 1000000000ull)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+		if (!strcmp(end, u[i].suf)) {
+			*ms = (int64_t)v * u[i].mul;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int bs_parse_size(const char *s, uint64_t *bytes)
+{
+	static const char suf[] = "KMGT";
+	const char *p;
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		if (!(p = strchr(suf, end[0] & ~0x20)) || !end[0] ||
+		    (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")))
+			return -EINVAL;
+		shift = 10 * (int)(p - suf + 1);
+	}
+	if (v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*bytes = (uint64_t)v << shift;
+	return 0;
 }
 
 /* Check @v for @k and store it at @base + k->off.  0 or -EINVAL. */
@@ -258,6 +330,36 @@ static int set_value(struct build *b, const struct keydef *k, char *base,
 			return -EINVAL;
 		}
 		break;
+	case V_OBJURL:
+		if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8) &&
+		     strncmp(v, "s3://", 5)) || has_space(v)) {
+			ERR(b, line, "'%s' must be an http://, https:// or "
+			    "s3://BUCKET/KEY URL, not '%.64s'", k->key, v);
+			return -EINVAL;
+		}
+		break;
+	case V_DURATION:
+	case V_XDURATION:
+		if (bs_parse_duration_ms(v, (int64_t *)(base + k->off))) {
+			ERR(b, line, "bad duration '%.64s' for '%s' (e.g. "
+			    "500ms, 30s, 5m, 1h)", v, k->key);
+			return -EINVAL;
+		}
+		return 0;
+	case V_SIZE:
+		if (bs_parse_size(v, (uint64_t *)(base + k->off))) {
+			ERR(b, line, "bad size '%.64s' for '%s' (e.g. 512M, "
+			    "2G)", v, k->key);
+			return -EINVAL;
+		}
+		return 0;
+	case V_CACHEDIR:
+		if (v[0] != '/' && strcmp(v, "none")) {
+			ERR(b, line, "'%s' must be an absolute path or "
+			    "'none', not '%.64s'", k->key, v);
+			return -EINVAL;
+		}
+		break;
 	case V_TEXT:
 	case V_REF:
 		break;
@@ -288,10 +390,10 @@ static void add_extra(struct build *b, struct bs_kv **v, size_t *n,
 
 /* Apply every key of @sec; pass-through keys go to @extra if given. */
 static void apply_keys(struct build *b, const struct bs_ini_sect *sec,
-		       const struct keydef *keys, char *base,
+		       const struct keydef *keys, char *base, char *xbase,
 		       struct bs_kv **extra, size_t *nextra)
 {
-	const char *names[16];
+	const char *names[32];
 	size_t nk = 0;
 
 	for (const struct keydef *k = keys; k->key; k++)
@@ -318,7 +420,8 @@ static void apply_keys(struct build *b, const struct bs_ini_sect *sec,
 		for (k = keys; k->key && strcmp(k->key, kv->key); k++)
 			;
 		if (k->key) {
-			set_value(b, k, base, kv->value, kv->line);
+			set_value(b, k, k->kind == V_XDURATION ? xbase : base,
+				  kv->value, kv->line);
 			continue;
 		}
 		if (extra && bs_cat_passthrough_key(kv->key)) {
@@ -453,6 +556,14 @@ static void do_entry(struct build *b, const struct bs_ini_sect *sec,
 		return;
 	}
 	cat->entries = nv;
+	struct bs_cat_ext *xv = realloc(b->priv->ext, (cat->nentries + 1) *
+					sizeof(*xv));
+	if (!xv) {
+		b->oom = 1;
+		return;
+	}
+	b->priv->ext = xv;
+	xv[cat->nentries].refresh_ms = -1;
 	e = &nv[cat->nentries++];
 	memset(e, 0, sizeof(*e));
 	e->kind = t == S_ISO ? BS_ENTRY_ISO : BS_ENTRY_IMAGE;
@@ -471,10 +582,12 @@ static void do_entry(struct build *b, const struct bs_ini_sect *sec,
 		return;
 	}
 	if (t == S_ISO) {
-		apply_keys(b, sec, iso_keys, (char *)e, NULL, NULL);
+		apply_keys(b, sec, iso_keys, (char *)e,
+			   (char *)&b->priv->ext[e - cat->entries], NULL,
+			   NULL);
 		check_iso(b, sec, e);
 	} else {
-		apply_keys(b, sec, image_keys, (char *)e, &e->extra,
+		apply_keys(b, sec, image_keys, (char *)e, NULL, &e->extra,
 			   &e->nextra);
 		check_image(b, sec, e);
 	}
@@ -528,7 +641,8 @@ static void do_host(struct build *b, const struct bs_ini_sect *sec,
 	}
 	h->line = sec->line;
 	b->boot_line[cat->nhosts++] = sec->line;
-	apply_keys(b, sec, host_keys, (char *)h, &h->extra, &h->nextra);
+	apply_keys(b, sec, host_keys, (char *)h, NULL, &h->extra,
+		   &h->nextra);
 	for (size_t i = 0; i < sec->nkv; i++)
 		if (!strcmp(sec->kv[i].key, "boot")) {
 			b->boot_line[cat->nhosts - 1] = sec->kv[i].line;
@@ -559,7 +673,7 @@ static void do_single(struct build *b, const struct bs_ini_sect *sec,
 	if (!sec->nkv)
 		WARN(b, sec->line, "empty section [%s]", sect_names[t]);
 	apply_keys(b, sec, t == S_SERVER ? server_keys : menu_keys,
-		   (char *)b->cat, NULL, NULL);
+		   (char *)b->cat, NULL, NULL, NULL);
 	if (t == S_MENU)
 		for (size_t i = 0; i < sec->nkv; i++)
 			if (!strcmp(sec->kv[i].key, "default")) {
@@ -649,6 +763,9 @@ int bs_catalog_build(const char *path, const struct bs_cat_src *src,
 		return -ENOMEM;
 	b.cat = &b.priv->pub;
 	b.cat->menu.timeout = 50;
+	b.priv->remote.connect_timeout_ms = -1;
+	b.priv->remote.timeout_ms = -1;
+	b.priv->remote.refresh_ms = -1;
 	b.cat->path = bdup(&b, path);
 	for (size_t i = 0; i < nsrc && !b.oom; i++) {
 		struct bs_ini ini = { 0 };
@@ -730,6 +847,11 @@ void bs_catalog_free(struct bs_catalog *cat)
 	free(cat->menu.title);
 	free(cat->menu.def);
 	free(cat->path);
+	free(((struct cat_priv *)cat)->remote.cache_dir);
+	free(((struct cat_priv *)cat)->remote.s3_region);
+	free(((struct cat_priv *)cat)->remote.s3_endpoint);
+	free(((struct cat_priv *)cat)->remote.s3_credentials);
+	free(((struct cat_priv *)cat)->ext);
 	bs_htab_free(&((struct cat_priv *)cat)->names);
 	bs_htab_free(&((struct cat_priv *)cat)->macs);
 	free(cat);
@@ -748,4 +870,22 @@ const struct bs_cat_host *bs_catalog_find_host(const struct bs_catalog *cat,
 	size_t i = bs_htab_get(&p->macs, mac_key(mac), NULL, NULL);
 
 	return i == SIZE_MAX ? NULL : &cat->hosts[i];
+}
+
+const struct bs_cat_remote *bs_catalog_remote(const struct bs_catalog *cat)
+{
+	return &((const struct cat_priv *)cat)->remote;
+}
+
+int64_t bs_catalog_refresh_ms(const struct bs_catalog *cat,
+			      const struct bs_cat_entry *e)
+{
+	const struct cat_priv *p = (const struct cat_priv *)cat;
+	int64_t r = -1;
+
+	if (e >= cat->entries && e < cat->entries + cat->nentries)
+		r = p->ext[e - cat->entries].refresh_ms;
+	if (r < 0)
+		r = p->remote.refresh_ms;
+	return r < 0 ? 0 : r;
 }

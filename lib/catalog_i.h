@@ -84,6 +84,35 @@ void bs_catalog_free_list(char **v, size_t n);
  * @ret 0 or -errno (-EFBIG when too large); caller frees *buf. */
 int bs_catalog_slurp(const char *file, char **buf, size_t *len);
 
+/* ---- remote ISOs and caches (catalog.c) ------------------------------- */
+
+/* [server] keys of remote ISOs and the index cache.  -1 / 0 / NULL mean
+ * "not set" (the user of the value applies its default). */
+struct bs_cat_remote {
+	char *cache_dir;		/* "cache": absolute path or "none" */
+	uint64_t cache_size;		/* "cache_size": block cache bytes */
+	int64_t connect_timeout_ms;	/* "connect_timeout" */
+	int64_t timeout_ms;		/* "timeout" */
+	int64_t refresh_ms;		/* "refresh": default for [iso] */
+	char *s3_region, *s3_endpoint, *s3_credentials;
+};
+
+/* Per-entry keys kept beside struct bs_cat_entry. */
+struct bs_cat_ext {
+	int64_t refresh_ms;		/* [iso] "refresh"; -1 if not set */
+};
+
+/* The [server] remote settings of @cat (never NULL). */
+const struct bs_cat_remote *bs_catalog_remote(const struct bs_catalog *cat);
+/* How long a remote entry's identity may be trusted without asking the
+ * server again: its own refresh, else [server] refresh, else 0. */
+int64_t bs_catalog_refresh_ms(const struct bs_catalog *cat,
+			      const struct bs_cat_entry *e);
+/* "30s" -> 30000 ms etc.; plain numbers are seconds.  0 or -EINVAL. */
+int bs_parse_duration_ms(const char *s, int64_t *ms);
+/* "64M" -> bytes (K, M, G, T: powers of 1024); 0 or -EINVAL. */
+int bs_parse_size(const char *s, uint64_t *bytes);
+
 /* ---- hash index (catalog_htab.c) ------------------------------------- */
 
 struct bs_htab_slot {

@@ -22,7 +22,63 @@
 struct arena {
 	struct bs_vnode **nodes;
 	size_t n, cap;
+	/* (parent, name) -> node while building, so adding a name to a
+	 * directory of 10,000 hosts does not scan its 10,000 names */
+	struct bs_vnode **names;	/* open addressing; NULL = free */
+	size_t nmask;			/* size - 1, a power of two */
 };
+
+static size_t name_slot(const struct bs_vnode *parent, const char *name)
+{
+	uint64_t h = bs_hash64(0, &parent, sizeof(parent));
+
+	return (size_t)bs_hash64(h, name, strlen(name));
+}
+
+/* Child @name of @parent made so far, or NULL. */
+static struct bs_vnode *find_kid(struct bs_vtree *t,
+				 const struct bs_vnode *parent,
+				 const char *name)
+{
+	struct arena *a = t->arena;
+
+	if (!a->names)
+		return NULL;
+	for (size_t i = name_slot(parent, name) & a->nmask; a->names[i];
+	     i = (i + 1) & a->nmask)
+		if (a->names[i]->parent == parent &&
+		    strcmp(a->names[i]->name, name) == 0)
+			return a->names[i];
+	return NULL;
+}
+
+static void names_put(struct bs_vnode **tab, size_t mask, struct bs_vnode *n)
+{
+	size_t i = name_slot(n->parent, n->name) & mask;
+
+	while (tab[i])
+		i = (i + 1) & mask;
+	tab[i] = n;
+}
+
+/* Index @n (not the root) by name; grows at half full.  0 or -ENOMEM. */
+static int names_add(struct arena *a, struct bs_vnode *n)
+{
+	if (a->n * 2 > a->nmask) {
+		size_t size = a->names ? (a->nmask + 1) * 2 : 1024;
+		struct bs_vnode **tab = calloc(size, sizeof(*tab));
+		if (!tab)
+			return -ENOMEM;
+		for (size_t i = 0; a->names && i <= a->nmask; i++)
+			if (a->names[i])
+				names_put(tab, size - 1, a->names[i]);
+		free(a->names);
+		a->names = tab;
+		a->nmask = size - 1;
+	}
+	names_put(a->names, a->nmask, n);
+	return 0;
+}
 
 /* FNV-1a, 64 bit: stable across runs and machines. */
 uint64_t bs_hash64(uint64_t h, const void *p, size_t n)
@@ -102,6 +158,13 @@ struct bs_vnode *bs_vt_node(struct bs_vtree *t, struct bs_vnode *parent,
 			parent->kids = k;
 		}
 		parent->kids[parent->nkids++] = n;
+		if (names_add(a, n) < 0) {
+			parent->nkids--;
+			a->n--;
+			free((char *)n->name);
+			free(n);
+			return NULL;
+		}
 	}
 	t->nnodes++;
 	return n;
@@ -110,10 +173,10 @@ struct bs_vnode *bs_vt_node(struct bs_vtree *t, struct bs_vnode *parent,
 struct bs_vnode *bs_vt_dir(struct bs_vtree *t, struct bs_vnode *parent,
 			   const char *name)
 {
-	for (size_t i = 0; i < parent->nkids; i++)
-		if (strcmp(parent->kids[i]->name, name) == 0)
-			return S_ISDIR(parent->kids[i]->mode) ?
-				       parent->kids[i] : NULL;
+	struct bs_vnode *k = find_kid(t, parent, name);
+
+	if (k)
+		return S_ISDIR(k->mode) ? k : NULL;
 	return bs_vt_node(t, parent, name, S_IFDIR | 0555);
 }
 
@@ -122,11 +185,10 @@ struct bs_vnode *bs_vt_file(struct bs_vtree *t, struct bs_vnode *dir,
 {
 	struct bs_vnode *n;
 
-	for (size_t i = 0; i < dir->nkids; i++)
-		if (strcmp(dir->kids[i]->name, name) == 0) {
-			bs_blob_unref(blob);
-			return NULL;	/* first one wins */
-		}
+	if (find_kid(t, dir, name)) {
+		bs_blob_unref(blob);
+		return NULL;	/* first one wins */
+	}
 	if (!(n = bs_vt_node(t, dir, name, S_IFREG | 0444))) {
 		bs_blob_unref(blob);
 		return NULL;
@@ -166,6 +228,10 @@ static int finish(struct bs_vtree *t)
 	size_t hsize = 64;
 	char path[4096];
 
+	/* the tree is complete: lookups bisect the sorted kids from now */
+	free(a->names);
+	a->names = NULL;
+	a->nmask = 0;
 	while (hsize < a->n * 2)
 		hsize *= 2;
 	if (!(t->hash = calloc(hsize, sizeof(*t->hash))))
@@ -221,6 +287,7 @@ static void arena_free(struct bs_vtree *t)
 		free(n);
 	}
 	free(a->nodes);
+	free(a->names);
 	free(a);
 }
 

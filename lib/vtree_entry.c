@@ -114,21 +114,8 @@ static int add_iso_entry(struct bs_vtree *t, struct bs_isocache *cache,
 	char fname[BS_NAME_MAX + 8];
 	int rc;
 
-	if (!e->path) {
-		snprintf(st->error, sizeof(st->error), "remote ISOs (url=) "
-			 "are not supported by this build");
-		return 0;
-	}
-	rc = cache ? bs_isocache_get(cache, e->path, &iso, &err) : -ENOENT;
-	if (!cache) {
-		struct bs_source *src;
-		if ((rc = bs_source_open(e->path, &src, &err)) == 0) {
-			rc = bs_iso_open(src, &iso, &err);
-			if (rc < 0)
-				bs_error_prefix(&err, "%s", e->path);
-			bs_source_unref(src);
-		}
-	}
+	/* local or remote, from the index caches where unchanged */
+	rc = bs_isocache_open(cache, t->cat, e, &iso, &st->boot, &err);
 	if (rc < 0) {
 		if (rc == -ENOMEM)
 			return rc;
@@ -137,7 +124,6 @@ static int add_iso_entry(struct bs_vtree *t, struct bs_isocache *cache,
 	}
 	st->iso = iso;
 	st->iso_size = iso->image_size;
-	bs_detect(iso, &st->boot);
 	/* catalog overrides of what detection found */
 	if (e->kernel)
 		snprintf(st->boot.kernel, sizeof(st->boot.kernel), "%s",
@@ -159,13 +145,13 @@ static int add_iso_entry(struct bs_vtree *t, struct bs_isocache *cache,
 		if ((rc = bs_memo_digest(iso->src, BS_DIGEST_SHA256, hex,
 					 &err)) < 0) {
 			snprintf(st->error, sizeof(st->error), "%s: sha256: "
-				 "%s", e->path, err.msg);
+				 "%s", iso->src->path, err.msg);
 			return rc == -ENOMEM ? rc : 0;
 		}
 		if (strcmp(hex, e->sha256) != 0) {
 			snprintf(st->error, sizeof(st->error), "%s: sha256 "
 				 "mismatch (catalog %s, file %s): entry "
-				 "withdrawn", e->path, e->sha256, hex);
+				 "withdrawn", iso->src->path, e->sha256, hex);
 			return 0;
 		}
 	}

@@ -92,6 +92,18 @@ void bs_isocache_free(struct bs_isocache *c);
  */
 int bs_isocache_get(struct bs_isocache *c, const char *path,
 		    struct bs_iso **out, struct bs_error *err);
+/**
+ * Index and detected boot information of catalog entry @e (an [iso]
+ * with path or url), from memory or the on-disk cache when its identity
+ * is unchanged, else read afresh (and cached).  Remote objects are read
+ * with the catalog's [server] remote settings (see remote.h).
+ * @v c    cache, or NULL to index afresh every time
+ * @ret 0 with a new reference in *out and *boot filled, or -errno with
+ *      @err (naming the path or URL)
+ */
+int bs_isocache_open(struct bs_isocache *c, const struct bs_catalog *cat,
+		     const struct bs_cat_entry *e, struct bs_iso **out,
+		     struct bs_bootinfo *boot, struct bs_error *err);
 /* Forget entries not used by any get since the last sweep. */
 void bs_isocache_sweep(struct bs_isocache *c);
 

@@ -91,8 +91,27 @@ static const struct pvec pvecs[] = {
 	  "t.conf:2: error: 'path' must be an absolute path, not "
 	  "'rel.iso'\n" },
 	{ "[iso a]\nurl = ftp://x/a.iso\n", -EINVAL,
-	  "t.conf:2: error: 'url' must be an http:// or https:// URL, not "
-	  "'ftp://x/a.iso'\n" },
+	  "t.conf:2: error: 'url' must be an http://, https:// or "
+	  "s3://BUCKET/KEY URL, not 'ftp://x/a.iso'\n" },
+	/* remote ISOs and caches */
+	{ "[iso b]\nurl = s3://bkt/a/b.iso\nrefresh = 5m\n", 0, "" },
+	{ "[server]\ncache = /var/cache/x\ncache_size = 512M\n"
+	  "connect_timeout = 2s\ntimeout = 1500ms\nrefresh = 1h\n"
+	  "s3_region = eu-west-1\ns3_endpoint = http://127.0.0.1:9000\n"
+	  "s3_credentials = /etc/bootshelf/s3\n", 0, "" },
+	{ "[server]\ncache = none\n", 0, "" },
+	{ "[server]\ncache = rel\n", -EINVAL,
+	  "t.conf:2: error: 'cache' must be an absolute path or 'none', "
+	  "not 'rel'\n" },
+	{ "[server]\ntimeout = 5 min\n", -EINVAL,
+	  "t.conf:2: error: bad duration '5 min' for 'timeout' (e.g. 500ms, "
+	  "30s, 5m, 1h)\n" },
+	{ "[iso b]\nurl = http://x/b.iso\nrefresh = -1\n", -EINVAL,
+	  "t.conf:3: error: bad duration '-1' for 'refresh' (e.g. 500ms, "
+	  "30s, 5m, 1h)\n" },
+	{ "[server]\ncache_size = 12X\n", -EINVAL,
+	  "t.conf:2: error: bad size '12X' for 'cache_size' (e.g. 512M, "
+	  "2G)\n" },
 	{ "[iso .a]\npath=/a\n", -EINVAL,
 	  "t.conf:1: error: bad entry name '.a' in [iso] (1-63 of A-Z a-z "
 	  "0-9 . _ -, not starting with . or -)\n" },
@@ -175,8 +194,8 @@ static const struct pvec pvecs[] = {
 	/* every error is collected, in file order per stage */
 	{ "[iso a]\npath = x\n[iso b]\nurl = y\n", -EINVAL,
 	  "t.conf:2: error: 'path' must be an absolute path, not 'x'\n"
-	  "t.conf:4: error: 'url' must be an http:// or https:// URL, not "
-	  "'y'\n" },
+	  "t.conf:4: error: 'url' must be an http://, https:// or "
+	  "s3://BUCKET/KEY URL, not 'y'\n" },
 };
 
 static void parse_vectors(void **state)

@@ -1,0 +1,214 @@
+#!/bin/sh
+# Remote ISOs and the index cache, measured against their peers in one
+# run (ratios are what count on a shared machine):
+#   1. cold read of a remote initrd through the CLI vs curl fetching the
+#      same byte range from the same nginx (goal >= 0.8x curl's speed)
+#   2. warm read (block cache) vs the same ISO as a local file, both
+#      through a held source (goal >= 0.9x local)
+#   3. restart with 1,000 cached ISO indexes until the tree is served,
+#      CLI and bootshelf-fs, with peak RSS (goal < 1 s)
+#   4. reload of a catalog with 10,000 hosts (goal < 200 ms)
+# Not part of make check.  Usage: bench-remote.sh [BUILDDIR]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+B=${1:-$here/../build}
+B=$(cd "$B" && pwd)
+exec /usr/bin/python3 - "$B" "$here/../tests/integration" <<'EOF'
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+B, TI = sys.argv[1], sys.argv[2]
+os.environ["BS_BUILD"] = B
+sys.path.insert(0, TI)
+from remoteutil import Nginx, remote_catalog  # noqa: E402
+
+MiB = 1 << 20
+BS = os.path.join(B, "bootshelf")
+HOLD = os.path.join(B, "tools", "remote_hold")
+
+
+def rand_file(path, n, seed):
+    rng = random.Random(seed)
+    with open(path, "wb") as f:
+        while n:
+            k = min(n, 4 * MiB)
+            f.write(rng.getrandbits(8 * k).to_bytes(k, "little"))
+            n -= k
+
+
+def make_iso(d, name, sizes, seed):
+    src = os.path.join(d, name + "-src")
+    for i, (rel, n) in enumerate(sizes.items()):
+        p = os.path.join(src, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        rand_file(p, n, seed + i)
+    iso = os.path.join(d, name + ".iso")
+    subprocess.run(["xorriso", "-as", "mkisofs", "-R", "-J", "-V", name,
+                    "-o", iso, src], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return iso, src
+
+
+def best(fn, n=3):
+    return min(fn() for _ in range(n))
+
+
+def timed(cmd, env=None):
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.monotonic() - t0
+
+
+def hold(target, *args):
+    p = subprocess.Popen([HOLD] + list(args) + [target],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline().startswith("open")
+    return p
+
+
+def readall(p, off, n, chunk):
+    p.stdin.write("readall %d %d %d\n" % (off, n, chunk))
+    p.stdin.flush()
+    a = p.stdout.readline().split()
+    assert a[0] == "ok" and int(a[1]) == n, a
+    return int(a[2]) / 1e6
+
+
+def umount(fs, mnt):
+    subprocess.run(["fusermount3", "-u", mnt], check=True)
+    try:
+        fs.wait(60)
+    except subprocess.TimeoutExpired:
+        print("   (bootshelf-fs still running 60 s after unmount: killed)")
+        fs.kill()
+        fs.wait()
+
+
+w = tempfile.mkdtemp(prefix="bench-remote.")
+ng = None
+try:
+    print("== bench-remote: load %s, cores %d" %
+          (open("/proc/loadavg").read().split()[0], os.cpu_count()))
+    iso, src = make_iso(w, "big", {"images/pxeboot/vmlinuz": 8 * MiB,
+                                   "images/pxeboot/initrd.img": 96 * MiB,
+                                   "LiveOS/squashfs.img": 32 * MiB}, 1)
+    ng = Nginx(os.path.join(w, "nginx"))
+    shutil.copy2(iso, os.path.join(ng.www, "big.iso"))
+    url = ng.url + "/big.iso"
+    cat = os.path.join(w, "r.conf")
+    remote_catalog(cat, [("big", "url", url)],
+                   "cache = %s\n" % os.path.join(w, "cache"))
+    subprocess.run([BS, "-c", cat, "ls", "boot/big"], check=True,
+                   stdout=subprocess.DEVNULL)  # index now on disk
+    data = open(iso, "rb").read()
+    initrd = open(os.path.join(src, "images/pxeboot/initrd.img"),
+                  "rb").read()
+    off = data.find(initrd[:4096])
+    n = len(initrd)
+    assert off > 0 and data[off:off + n] == initrd
+    del data
+
+    # 1. cold
+    t_bs = best(lambda: timed(["sh", "-c", "%s -c %s cat boot/big/initrd "
+                               ">/dev/null" % (BS, cat)]))
+    t_curl = best(lambda: timed(["curl", "-sf", "-o", "/dev/null", "-r",
+                                 "%d-%d" % (off, off + n - 1), url]))
+    t_hold = best(lambda: readall(hold(url), off, n, 1 * MiB))
+    print("1. cold initrd %d MiB: bootshelf cat %.3f s (%.0f MiB/s), curl "
+          "range %.3f s (%.0f MiB/s): %.2fx curl  [held source: %.3f s, "
+          "%.2fx]" % (n // MiB, t_bs, n / MiB / t_bs, t_curl,
+                      n / MiB / t_curl, t_curl / t_bs, t_hold,
+                      t_curl / t_hold))
+
+    # 2. warm
+    p = hold(url, "-c", str(256 * MiB))
+    readall(p, off, n, MiB)
+    t_warm = best(lambda: readall(p, off, n, 128 * 1024), 5)
+    p.stdin.close()
+    p.wait()
+    q = hold(iso)
+    readall(q, off, n, MiB)
+    t_local = best(lambda: readall(q, off, n, 128 * 1024), 5)
+    q.stdin.close()
+    q.wait()
+    print("2. warm initrd, 128 KiB reads: block cache %.4f s (%.0f MiB/s), "
+          "local file (page cache) %.4f s (%.0f MiB/s): %.2fx local" %
+          (t_warm, n / MiB / t_warm, t_local, n / MiB / t_local,
+           t_local / t_warm))
+
+    # 3. 1,000 cached indexes
+    small, _ = make_iso(w, "small", {"boot/x86_64/loader/linux": 200000,
+                                     "boot/x86_64/loader/initrd": 100000,
+                                     "LiveOS/squashfs.img": 300000}, 7)
+    os.makedirs(os.path.join(w, "many"))
+    ents = []
+    for i in range(1000):
+        p = os.path.join(w, "many", "i%04d.iso" % i)
+        os.link(small, p)
+        ents.append(("i%04d" % i, "path", p))
+    cat3 = os.path.join(w, "many.conf")
+    remote_catalog(cat3, ents, "cache = %s\n" % os.path.join(w, "cache3"))
+    t_first = timed([BS, "-c", cat3, "ls", "boot"])
+    r = subprocess.run(["/usr/bin/time", "-f", "%e %M", BS, "-c", cat3,
+                        "ls", "boot"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, check=True)
+    el, rss = r.stderr.split()[-2:]
+    t_cli = best(lambda: timed([BS, "-c", cat3, "ls", "boot"]))
+    mnt = os.path.join(w, "mnt")
+    os.mkdir(mnt)
+    t0 = time.monotonic()
+    fs = subprocess.Popen([os.path.join(B, "bootshelf-fs"), "-f", cat3, mnt],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not os.path.exists(os.path.join(mnt, "boot", "i0999", "linux")):
+        assert fs.poll() is None and time.monotonic() - t0 < 60
+        time.sleep(0.005)
+    t_fs = time.monotonic() - t0
+    fs_rss = [l for l in open("/proc/%d/status" % fs.pid)
+              if l.startswith("VmRSS")][0].split()[1]
+
+    # 4. 10,000 hosts
+    cat4 = os.path.join(w, "hosts.conf")
+    hosts = "".join("[host 02:00:%02x:%02x:%02x:%02x]\nboot = i%04d\n\n" %
+                    (i >> 24 & 255, i >> 16 & 255, i >> 8 & 255, i & 255,
+                     i % 1000) for i in range(10000))
+    remote_catalog(cat4, ents[:1000], "cache = %s\n" %
+                   os.path.join(w, "cache3"))
+    with open(cat4, "a") as f:
+        f.write(hosts)
+    umount(fs, mnt)
+    fs = subprocess.Popen([os.path.join(B, "bootshelf-fs"), "-f", cat4, mnt],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    st = os.path.join(mnt, ".bootshelf", "status")
+    t0 = time.monotonic()
+    while not os.path.exists(st):
+        assert fs.poll() is None and time.monotonic() - t0 < 60
+        time.sleep(0.01)
+
+    def status():
+        return dict(l.split(": ", 1) for l in open(st).read().splitlines()
+                    if ": " in l and not l.startswith("["))
+    reloads = []
+    for _ in range(3):
+        g = int(status()["generation"])
+        fs.send_signal(1)
+        while int(status()["generation"]) == g:
+            time.sleep(0.005)
+        reloads.append(int(status()["last_reload_ms"]))
+    umount(fs, mnt)
+    print("3. 1,000 ISOs: first index %.2f s; restart with the index "
+          "cache: bootshelf ls %.3f s (peak RSS %d MiB), bootshelf-fs "
+          "until the tree is served %.3f s (RSS %d MiB)" %
+          (t_first, t_cli, int(rss) // 1024, t_fs, int(fs_rss) // 1024))
+    print("4. reload of 10,000 hosts + 1,000 ISOs (bootshelf-fs SIGHUP): "
+          "%s ms (best %d ms)" % (reloads, min(reloads)))
+finally:
+    if ng:
+        ng.close()
+    shutil.rmtree(w, ignore_errors=True)
+EOF

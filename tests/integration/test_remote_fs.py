@@ -1,0 +1,219 @@
+"""bootshelf-fs over remote ISOs (nginx on loopback): files read through
+the mount (copied, since a remote source has no descriptor to splice)
+equal the references, parallel readers agree, and a file held open
+while the object is replaced and the tree reloaded reads the old bytes
+or EIO, never a mix, while new opens see the new version."""
+import errno
+import os
+import shutil
+import threading
+import time
+
+import pytest
+
+import fsutil
+from fsutil import FsMount, read, wait_for
+from remoteutil import Nginx, remote_catalog
+
+MiB = 1 << 20
+KERNEL = "images/pxeboot/vmlinuz"
+
+
+@pytest.fixture
+def setup(tmp_path):
+    d = str(tmp_path)
+    ref = fsutil.make_iso(d, "x", 31, kernel=3 * MiB + 5, initrd=MiB + 3,
+                          squash=6 * MiB)
+    fsutil.install_iso(ref)
+    ng = Nginx(tmp_path / "nginx")
+    shutil.copy2(ref["iso"], os.path.join(ng.www, "x.iso"))
+    cat = os.path.join(d, "catalog.conf")
+    remote_catalog(cat, [("x", "url", ng.url + "/x.iso")],
+                   "cache = %s\n" % os.path.join(d, "cache"))
+    m = os.path.join(d, "mnt")
+    os.mkdir(m)
+    fs = FsMount(cat, m, allowed_log=("changed on the server",))
+    yield d, ref, ng, cat, fs
+    bad = fs.bad_log_lines()
+    assert fs.close() == 0
+    ng.close()
+    assert not bad, bad
+
+
+def test_read_through_mount(setup):
+    d, ref, ng, cat, fs = setup
+    boot = os.path.join(fs.mnt, "boot", "x")
+    assert read(os.path.join(boot, "linux")) == ref["files"][KERNEL]
+    assert read(os.path.join(boot, "initrd")) == fsutil.expected_initrd(ref)
+    iso = read(ref["iso"])
+    assert read(os.path.join(boot, "x.iso")) == iso
+    cp = fsutil.parse_newc(read(os.path.join(boot, "iso.cpio")))
+    assert cp[0][2] == iso
+    assert read(os.path.join(boot, "iso", "LiveOS", "squashfs.img")) == \
+        ref["files"]["LiveOS/squashfs.img"]
+
+
+def test_parallel_readers(setup):
+    d, ref, ng, cat, fs = setup
+    boot = os.path.join(fs.mnt, "boot", "x")
+    want = {"linux": ref["files"][KERNEL], "x.iso": read(ref["iso"])}
+    errors = []
+
+    def reader(name, off):
+        try:
+            with open(os.path.join(boot, name), "rb", buffering=0) as f:
+                f.seek(off)
+                data = b""
+                while True:
+                    c = f.read(100000)
+                    if not c:
+                        break
+                    data += c
+            if data != want[name][off:]:
+                errors.append("%s@%d differs" % (name, off))
+        except OSError as e:
+            errors.append("%s@%d: %s" % (name, off, e))
+
+    ts = [threading.Thread(target=reader, args=(n, o))
+          for n in want for o in (0, 12345, 2 * MiB + 7)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert not errors, errors
+
+
+def test_replaced_object_reload(setup):
+    d, ref, ng, cat, fs = setup
+    boot = os.path.join(fs.mnt, "boot", "x")
+    old_iso = read(ref["iso"])
+    f = open(os.path.join(boot, "x.iso"), "rb", buffering=0)
+    got = [f.read(65536)]
+    os.makedirs(os.path.join(d, "new"))
+    new = fsutil.make_iso(os.path.join(d, "new"), "x", 32,
+                          kernel=3 * MiB + 5, initrd=MiB + 3,
+                          squash=6 * MiB)
+    fsutil.install_iso(new)
+    tmp = os.path.join(ng.www, "x.iso.new")
+    shutil.copy(new["iso"], tmp)
+    os.utime(tmp, (time.time() + 5, time.time() + 5))
+    os.rename(tmp, os.path.join(ng.www, "x.iso"))
+    fs.hup()
+    new_kernel = new["files"][KERNEL]
+
+    def renewed():
+        # until the reload is done the old tree answers EIO: its
+        # version is gone from the server
+        try:
+            return read(os.path.join(boot, "linux")) == new_kernel
+        except OSError as e:
+            assert e.errno == errno.EIO
+            return False
+    wait_for(renewed, 10, "new version after reload")
+    # the old handle: old bytes, or EIO once uncached ranges are asked
+    eio = False
+    while True:
+        try:
+            c = f.read(65536)
+        except OSError as e:
+            assert e.errno == errno.EIO, e
+            eio = True
+            break
+        if not c:
+            break
+        got.append(c)
+    f.close()
+    data = b"".join(got)
+    assert data == old_iso[:len(data)], "reader saw a mix of versions"
+    assert eio or data == old_iso
+    assert read(os.path.join(boot, "x.iso")) == read(new["iso"])
+
+
+def generation(fs):
+    st = read(os.path.join(fs.mnt, ".bootshelf", "status")).decode()
+    for line in st.splitlines():
+        if line.startswith("generation: "):
+            return int(line.split()[1])
+    raise AssertionError(st)
+
+
+def reload(fs):
+    g = generation(fs)
+    fs.hup()
+    wait_for(lambda: generation(fs) > g, 10, "reload")
+
+
+def test_refresh_interval(tmp_path):
+    """refresh = 1h: reloads trust the identity without a HEAD request,
+    until a read finds the object replaced."""
+    d = str(tmp_path)
+    ref = fsutil.make_iso(d, "x", 41, kernel=MiB + 5, initrd=MiB + 3,
+                          squash=6 * MiB)
+    fsutil.install_iso(ref)
+    ng = Nginx(tmp_path / "nginx")
+    shutil.copy2(ref["iso"], os.path.join(ng.www, "x.iso"))
+    cat = os.path.join(d, "catalog.conf")
+    remote_catalog(cat, [("x", "url", ng.url + "/x.iso")],
+                   "cache = none\nrefresh = 1h\n")
+    m = os.path.join(d, "mnt")
+    os.mkdir(m)
+    fs = FsMount(cat, m, allowed_log=("changed on the server",))
+    try:
+        boot = os.path.join(m, "boot", "x")
+        heads = lambda: [e[0] for e in ng.log()].count("HEAD")
+        assert read(os.path.join(boot, "linux")) == ref["files"][KERNEL]
+        assert heads() == 1
+        reload(fs)
+        reload(fs)
+        assert heads() == 1, "a reload inside the refresh interval asked"
+        os.makedirs(os.path.join(d, "new"))
+        new = fsutil.make_iso(os.path.join(d, "new"), "x", 42,
+                              kernel=MiB + 5, initrd=MiB + 3,
+                              squash=6 * MiB)
+        fsutil.install_iso(new)
+        tmp = os.path.join(ng.www, "x.iso.new")
+        shutil.copy(new["iso"], tmp)
+        os.utime(tmp, (time.time() + 5, time.time() + 5))
+        os.rename(tmp, os.path.join(ng.www, "x.iso"))
+        reload(fs)
+        assert heads() == 1
+        # an uncached range of the old version: EIO, and the source is
+        # marked stale so the next reload asks the server
+        with pytest.raises(OSError) as e:
+            with open(os.path.join(boot, "x.iso"), "rb") as f:
+                f.seek(5 * MiB)
+                f.read(4096)
+        assert e.value.errno == errno.EIO
+        reload(fs)
+        assert heads() == 2
+        assert read(os.path.join(boot, "linux")) == new["files"][KERNEL]
+    finally:
+        bad = fs.bad_log_lines()
+        assert fs.close() == 0
+        ng.close()
+    assert not bad, bad
+
+
+def test_server_down_at_reload_keeps_entry(setup):
+    """A reload while the server is unreachable keeps the entry (and what
+    the block cache holds) instead of dropping it from the menus."""
+    d, ref, ng, cat, fs = setup
+    boot = os.path.join(fs.mnt, "boot", "x")
+    with open(os.path.join(boot, "linux"), "rb") as f:
+        assert f.read(4096) == ref["files"][KERNEL][:4096]
+    fs.allowed_log = ("changed on the server", "keeping the version",
+                      "onnect")
+    ng.close()
+    reload(fs)
+    assert os.path.exists(os.path.join(boot, "linux"))
+    menu = read(os.path.join(fs.mnt, "pxelinux.cfg", "default")).decode()
+    assert "boot/x/linux" in menu
+    st = read(os.path.join(fs.mnt, ".bootshelf", "status")).decode()
+    assert "[iso x]\nstate: ok" in st
+    # bytes not cached cannot be had: EIO, not a hang
+    with pytest.raises(OSError) as e:
+        with open(os.path.join(boot, "x.iso"), "rb") as f:
+            f.seek(os.path.getsize(ref["iso"]) - 4096)
+            f.read(4096)
+    assert e.value.errno == errno.EIO
+    assert "keeping the version known before" in fs.logtext()
