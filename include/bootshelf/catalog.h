@@ -6,10 +6,14 @@
  * drop-in directory "catalog.d/" beside it whose "*.conf" files are read
  * in name order as if appended.  Sections:
  *
- *   [server]       address, http, nfs, tftp, aoe_interface
+ *   [server]       address, http, nfs, tftp, aoe_interface, and for
+ *                  remote ISOs and caches: cache, cache_size,
+ *                  connect_timeout, timeout, refresh, s3_region,
+ *                  s3_endpoint, s3_credentials (bs_catalog_remote())
  *   [menu]         title, timeout, default
- *   [iso NAME]     path | url, label, delivery, append, aoe, sha256,
- *                  kernel, initrd (overrides of what detection finds)
+ *   [iso NAME]     path | url (http, https, s3), refresh, label,
+ *                  delivery, append, aoe, aoe_mask, sha256, kernel,
+ *                  initrd (overrides of what detection finds)
  *   [image NAME]   kernel, initrd, image, label, append, and KIWI keys
  *   [host MAC]     boot, append, label, kiwi keys
  *
@@ -53,7 +57,8 @@ void bs_diags_free(struct bs_diags *d);
 
 /* ---- the catalog ------------------------------------------------------ */
 
-#define BS_NAME_MAX 64	/* entry names: [A-Za-z0-9._-], not starting with . */
+#define BS_NAME_MAX 64	/* entry names: [A-Za-z0-9._-], not starting
+			   with '.' or '-' */
 
 enum bs_delivery {
 	BS_DELIVERY_AUTO = 0,
