@@ -1,0 +1,122 @@
+"""Real network boots of QEMU guests from the bootshelf tree.
+
+The tree of a catalog naming the kit's live ISOs (see tests/qemu/
+qemukit.py) is mounted with bootshelf-fs over a directory holding the
+loader files (the underlay) and served by the stock servers a site runs:
+dnsmasq (DHCP), tftpd-hpa and nginx, inside a private network namespace.
+Each guest has its own MAC, so the tree's per-host configs decide what it
+boots; a boot passes only when the live root filesystem taken from the
+ISO prints its marker with the token written into it when the kit was
+built.  The guests boot concurrently (TCG: one host core each at best);
+every boot's time is printed and kept in BUILD/qemu-boot-times.txt.
+"""
+import os
+import sys
+import time
+
+import pytest
+
+from conftest import BUILD, binpath
+import qemuutil
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "qemu"))
+import qemukit  # noqa: E402
+
+# One guest per case: name -> (MAC, DHCP boot file, catalog entry,
+# expected flavour of the root that must come up).
+CASES = {
+    "pxelinux-dracut-cpio": ("52:54:00:b5:00:01", "pxelinux.0",
+                             "fedlive", "dracut"),
+    "pxelinux-dracut-http": ("52:54:00:b5:00:02", "pxelinux.0",
+                             "fedlive-http", "dracut"),
+    "pxelinux-debian-cpio": ("52:54:00:b5:00:03", "pxelinux.0",
+                             "dlive", "debian-live"),
+}
+TIMEOUT = 600
+
+
+def write_catalog(path, kit):
+    with open(path, "w") as f:
+        f.write("[server]\naddress = %s\nhttp = http://%s/\n\n"
+                % (qemuutil.SERVER, qemuutil.SERVER))
+        f.write("[iso fedlive]\npath = %s\nappend = console=ttyS0\n\n"
+                % kit["isos"]["dracut"])
+        f.write("[iso fedlive-http]\npath = %s\ndelivery = http\n"
+                "append = console=ttyS0\n\n" % kit["isos"]["dracut"])
+        f.write("[iso dlive]\npath = %s\nappend = console=ttyS0\n\n"
+                % kit["isos"]["debian-live"])
+        for name, (mac, _, entry, _) in CASES.items():
+            f.write("[host %s]\nboot = %s\n\n" % (mac, entry))
+
+
+@pytest.fixture(scope="module")
+def boots(tmp_path_factory):
+    """Builds (or finds) the kit, serves the tree and boots every case
+    concurrently; returns {case: Guest}."""
+    kit = qemukit.build(BUILD)
+    work = str(tmp_path_factory.mktemp("qemu"))
+    cat = os.path.join(work, "catalog.conf")
+    write_catalog(cat, kit)
+    root = os.path.join(work, "tftproot")
+    qemuutil.underlay(root)
+    mount = None
+    try:
+        fs = binpath("bootshelf-fs")
+    except FileNotFoundError:
+        fs = None
+    if fs:
+        mount = qemuutil.FuseMount(fs, cat, root,
+                                   os.path.join(work, "bootshelf-fs.log"))
+    else:
+        qemuutil.copy_tree(binpath("bootshelf"), cat, root)
+    ns = qemuutil.Netns(work)
+    guests = {}
+    try:
+        ns.dhcp([(mac, boot) for mac, boot, _, _ in CASES.values()])
+        ns.tftpd(root)
+        ns.nginx(root)
+        for name, (mac, _, _, _) in CASES.items():
+            guests[name] = qemuutil.Guest(ns, name, mac, timeout=TIMEOUT)
+        t0 = time.monotonic()
+        qemuutil.run_guests(list(guests.values()))
+        wall = time.monotonic() - t0
+        with open(qemuutil.timings_file(BUILD), "w") as f:
+            for g in guests.values():
+                f.write(g.summary() + "\n")
+            f.write("all guests (concurrent): %.1f s wall, kit %s\n"
+                    % (wall, kit["dir"]))
+        yield guests, kit
+    finally:
+        ns.close()
+        if mount:
+            mount.stop()
+
+
+def check(boots, case, capsys):
+    guests, kit = boots
+    g = guests[case]
+    with capsys.disabled():
+        sys.stdout.write("\n  boot " + g.summary() + "\n")
+    assert g.passed(), g.report()
+    flavour = CASES[case][3]
+    marker = "BOOTSHELF-ROOT-OK %s %s " % (flavour, kit["tokens"][flavour])
+    assert marker in g.text(), g.report()
+
+
+def test_pxelinux_dracut_live_cpio(boots, capsys):
+    """pxelinux -> pxelinux.cfg/01-<mac> -> the ISO appended to dracut's
+    initramfs (boot/NAME/initrd+iso), root=live:/NAME.iso."""
+    check(boots, "pxelinux-dracut-cpio", capsys)
+
+
+def test_pxelinux_dracut_live_http(boots, capsys):
+    """pxelinux -> kernel + initrd over TFTP, dracut's livenet fetches
+    boot/NAME/NAME.iso from nginx (root=live:http://...)."""
+    check(boots, "pxelinux-dracut-http", capsys)
+
+
+def test_pxelinux_debian_live_cpio(boots, capsys):
+    """pxelinux -> live-boot initramfs + appended ISO, boot=live
+    live-media=/NAME.iso live-media-offset=0."""
+    check(boots, "pxelinux-debian-cpio", capsys)
