@@ -80,9 +80,28 @@ static const struct keydef menu_keys[] = {
 #undef H
 #undef C
 
+/* The catalog as allocated here: the public part and its indexes.  Every
+ * struct bs_catalog comes from bs_catalog_build(), so it is one of these. */
+struct cat_priv {
+	struct bs_catalog pub;	/* first */
+	struct bs_htab names;	/* entry name -> position in entries */
+	struct bs_htab macs;	/* MAC -> position in hosts */
+};
+
+static uint64_t mac_key(const uint8_t mac[6])
+{
+	uint64_t k = 0;
+
+	for (int i = 0; i < 6; i++)
+		k = k << 8 | mac[i];
+	return k;
+}
+
 /* State of one build.  File names are borrowed from the sources. */
 struct build {
 	struct bs_catalog *cat;
+	struct cat_priv *priv;	/* the same object */
+	struct bs_htab aoe;	/* shelf << 8 | slot -> position in entries */
 	struct bs_diags *d;
 	const char *file;	/* file being read */
 	int oom;
@@ -316,13 +335,27 @@ static void apply_keys(struct build *b, const struct bs_ini_sect *sec,
 	}
 }
 
+struct name_ctx {
+	const struct bs_catalog *cat;
+	const char *name;
+};
+
+static int name_eq(const void *ctx, size_t val)
+{
+	const struct name_ctx *c = ctx;
+
+	return !strcmp(c->cat->entries[val].name, c->name);
+}
+
 static struct bs_cat_entry *find_entry(struct bs_catalog *cat,
 				       const char *name)
 {
-	for (size_t i = 0; i < cat->nentries; i++)
-		if (!strcmp(cat->entries[i].name, name))
-			return &cat->entries[i];
-	return NULL;
+	const struct cat_priv *p = (const struct cat_priv *)cat;
+	struct name_ctx c = { cat, name };
+	size_t i = bs_htab_get(&p->names, bs_htab_hash_str(name), name_eq,
+			       &c);
+
+	return i == SIZE_MAX ? NULL : &cat->entries[i];
 }
 
 /* Line of the first @key of @sec, or 0. */
@@ -351,15 +384,15 @@ static void check_iso(struct build *b, const struct bs_ini_sect *sec,
 		    "SHELF.SLOT'", e->name);
 	if (e->aoe_shelf < 0)
 		return;
-	for (size_t i = 0; i + 1 < b->cat->nentries; i++) {
+	uint64_t key = (uint64_t)e->aoe_shelf << 8 | (uint64_t)e->aoe_slot;
+	size_t i = bs_htab_get(&b->aoe, key, NULL, NULL);
+	if (i != SIZE_MAX) {
 		struct bs_cat_entry *o = &b->cat->entries[i];
-		if (o->aoe_shelf == e->aoe_shelf &&
-		    o->aoe_slot == e->aoe_slot) {
-			ERR(b, has_key(sec, "aoe"), "aoe %d.%d of [iso %s] is "
-			    "already used by [iso %s] at %s:%d", e->aoe_shelf,
-			    e->aoe_slot, e->name, o->name, o->file, o->line);
-			break;
-		}
+		ERR(b, has_key(sec, "aoe"), "aoe %d.%d of [iso %s] is already "
+		    "used by [iso %s] at %s:%d", e->aoe_shelf, e->aoe_slot,
+		    e->name, o->name, o->file, o->line);
+	} else if (bs_htab_put(&b->aoe, key, (size_t)(e - b->cat->entries))) {
+		b->oom = 1;
 	}
 }
 
@@ -411,11 +444,14 @@ static void do_entry(struct build *b, const struct bs_ini_sect *sec,
 	e->name = bdup(b, name);
 	e->file = bdup(b, b->file);
 	e->line = sec->line;
-	if (!e->name || !e->file) {
+	if (!e->name || !e->file ||
+	    bs_htab_put(&b->priv->names, bs_htab_hash_str(name),
+			cat->nentries - 1)) {
 		/* keep the list free of NULL names for find_entry() */
 		free(e->name);
 		free(e->file);
 		cat->nentries--;
+		b->oom = 1;
 		return;
 	}
 	if (t == S_ISO) {
@@ -442,13 +478,12 @@ static void do_host(struct build *b, const struct bs_ini_sect *sec,
 		return;
 	}
 	bs_mac_format(mac, ms);
-	for (size_t i = 0; i < cat->nhosts; i++)
-		if (!memcmp(cat->hosts[i].mac, mac, 6)) {
-			ERR(b, sec->line, "duplicate section [host %s] (first "
-			    "at %s:%d)", ms, cat->hosts[i].file,
-			    cat->hosts[i].line);
-			return;
-		}
+	h = (struct bs_cat_host *)bs_catalog_find_host(cat, mac);
+	if (h) {
+		ERR(b, sec->line, "duplicate section [host %s] (first at "
+		    "%s:%d)", ms, h->file, h->line);
+		return;
+	}
 	if (cat->nhosts == b->boot_cap) {
 		size_t ncap = b->boot_cap ? b->boot_cap * 2 : 8;
 		int *bl = realloc(b->boot_line, ncap * sizeof(*bl));
@@ -469,8 +504,12 @@ static void do_host(struct build *b, const struct bs_ini_sect *sec,
 	memset(h, 0, sizeof(*h));
 	memcpy(h->mac, mac, 6);
 	h->file = bdup(b, b->file);
-	if (!h->file)
+	if (!h->file || bs_htab_put(&b->priv->macs, mac_key(mac),
+				    cat->nhosts)) {
+		free(h->file);
+		b->oom = 1;
 		return;
+	}
 	h->line = sec->line;
 	b->boot_line[cat->nhosts++] = sec->line;
 	apply_keys(b, sec, host_keys, (char *)h, &h->extra, &h->nextra);
@@ -589,9 +628,10 @@ int bs_catalog_build(const char *path, const struct bs_cat_src *src,
 	int ret = 0;
 
 	*out = NULL;
-	b.cat = calloc(1, sizeof(*b.cat));
-	if (!b.cat)
+	b.priv = calloc(1, sizeof(*b.priv));
+	if (!b.priv)
 		return -ENOMEM;
+	b.cat = &b.priv->pub;
 	b.cat->menu.timeout = 50;
 	b.cat->path = bdup(&b, path);
 	for (size_t i = 0; i < nsrc && !b.oom; i++) {
@@ -607,6 +647,7 @@ int bs_catalog_build(const char *path, const struct bs_cat_src *src,
 	if (!b.oom)
 		cross_check(&b);
 	free(b.boot_line);
+	bs_htab_free(&b.aoe);
 	if (b.oom)
 		ret = -ENOMEM;
 	else if (b.d->nerrors > nerr0)
@@ -672,6 +713,8 @@ void bs_catalog_free(struct bs_catalog *cat)
 	free(cat->menu.title);
 	free(cat->menu.def);
 	free(cat->path);
+	bs_htab_free(&((struct cat_priv *)cat)->names);
+	bs_htab_free(&((struct cat_priv *)cat)->macs);
 	free(cat);
 }
 
@@ -684,8 +727,8 @@ const struct bs_cat_entry *bs_catalog_find(const struct bs_catalog *cat,
 const struct bs_cat_host *bs_catalog_find_host(const struct bs_catalog *cat,
 					       const uint8_t mac[6])
 {
-	for (size_t i = 0; i < cat->nhosts; i++)
-		if (!memcmp(cat->hosts[i].mac, mac, 6))
-			return &cat->hosts[i];
-	return NULL;
+	const struct cat_priv *p = (const struct cat_priv *)cat;
+	size_t i = bs_htab_get(&p->macs, mac_key(mac), NULL, NULL);
+
+	return i == SIZE_MAX ? NULL : &cat->hosts[i];
 }

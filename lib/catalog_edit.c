@@ -421,9 +421,11 @@ static int check_args(const char *kind, const char *name,
 				     "'%.64s'", k);
 			return -EINVAL;
 		}
-		/* what the parser would strip or cut must not be written */
-		if (strpbrk(v, "\n\r") || (vl && (strchr(" \t", v[0]) ||
-						  strchr(" \t", v[vl - 1]))) ||
+		/* what the parser would strip or cut must not be written
+		 * (";x" would follow " = ") */
+		if (strpbrk(v, "\n\r") || v[0] == ';' ||
+		    (vl && (strchr(" \t", v[0]) ||
+			    strchr(" \t", v[vl - 1]))) ||
 		    strstr(v, " ;") || strstr(v, "\t;")) {
 			bs_diags_add(d, BS_DIAG_ERROR, NULL, 0, "value of "
 				     "'%s' cannot be written: no line breaks, "

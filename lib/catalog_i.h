@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <bootshelf/catalog.h>
 
@@ -82,6 +83,28 @@ void bs_catalog_free_list(char **v, size_t n);
 /* Read a whole file (at most BS_CATALOG_FILE_MAX) with a NUL after it.
  * @ret 0 or -errno (-EFBIG when too large); caller frees *buf. */
 int bs_catalog_slurp(const char *file, char **buf, size_t *len);
+
+/* ---- hash index (catalog_htab.c) ------------------------------------- */
+
+struct bs_htab_slot {
+	uint64_t key;
+	size_t val;
+	int used;
+};
+
+/* Zero-initialise; free with bs_htab_free(). */
+struct bs_htab {
+	struct bs_htab_slot *s;	/* owned; cap is a power of two */
+	size_t cap, n;
+};
+
+uint64_t bs_htab_hash_str(const char *s);
+/* First value under @key for which @eq (NULL: any) holds, or SIZE_MAX. */
+size_t bs_htab_get(const struct bs_htab *t, uint64_t key,
+		   int (*eq)(const void *ctx, size_t val), const void *ctx);
+/* Add a value; 0 or -ENOMEM. */
+int bs_htab_put(struct bs_htab *t, uint64_t key, size_t val);
+void bs_htab_free(struct bs_htab *t);
 
 /* ---- helpers (catalog_util.c) ----------------------------------------- */
 

@@ -174,6 +174,8 @@ int bs_catalog_load(const char *path, struct bs_catalog **out,
 		size_t len;
 		int r = bs_catalog_slurp(f, &text, &len);
 		if (r < 0 && i < 0) {
+			bs_diags_add(d, BS_DIAG_ERROR, f, 0, "cannot read: %s",
+				     strerror(-r));
 			ret = r;
 			goto out;
 		}

@@ -142,6 +142,12 @@ int bs_blob_finish(struct bs_blob_builder *b, struct bs_blob **out)
 	blob->size = b->size;
 	blob->nseg = b->n;
 	blob->seg = b->seg;
+	/* Trees hold one blob per file: give back the builder's slack. */
+	if (b->n && b->n < b->cap) {
+		struct bs_seg *v = realloc(b->seg, b->n * sizeof(*v));
+		if (v)
+			blob->seg = v;
+	}
 	memset(b, 0, sizeof(*b));
 	*out = blob;
 	return 0;

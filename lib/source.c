@@ -59,6 +59,30 @@ err_fd:
 	return rc;
 }
 
+int bs_source_new(const char *name, const struct bs_source_id *id,
+		  const struct bs_source_ops *ops, void *priv,
+		  struct bs_source **out)
+{
+	struct bs_source *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s || !(s->path = strdup(name))) {
+		free(s);
+		if (ops->close) {
+			struct bs_source tmp = { .fd = -1, .priv = priv };
+			ops->close(&tmp);
+		}
+		return -ENOMEM;
+	}
+	s->fd = -1;
+	s->id = *id;
+	s->refs = 1;
+	s->ops = ops;
+	s->priv = priv;
+	*out = s;
+	return 0;
+}
+
 struct bs_source *bs_source_ref(struct bs_source *s)
 {
 	if (s)
@@ -70,6 +94,8 @@ void bs_source_unref(struct bs_source *s)
 {
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	if (s->ops && s->ops->close)
+		s->ops->close(s);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->path);
@@ -82,9 +108,13 @@ ssize_t bs_source_pread(struct bs_source *s, void *buf, size_t len,
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pread(s->fd, (char *)buf + done, len - done,
+		ssize_t n = s->ops ? s->ops->pread(s, (char *)buf + done,
+						   len - done, off + done) :
+			pread(s->fd, (char *)buf + done, len - done,
 				  (off_t)(off + done));
 		if (n < 0) {
+			if (s->ops)
+				return n;
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -110,6 +140,9 @@ int bs_source_stat_fd(const struct bs_source *s, struct bs_source_id *id)
 {
 	struct stat st;
 
+	if (s->ops)
+		return s->ops->stat ? s->ops->stat((struct bs_source *)s, id) :
+				      -ENOTSUP;
 	if (fstat(s->fd, &st) < 0)
 		return -errno;
 	id_from_stat(&st, id);

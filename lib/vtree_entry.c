@@ -259,34 +259,127 @@ static const struct bs_entry_state *state_of(const struct bs_vtree *t,
 	return NULL;
 }
 
+/* A generated text file; NULL on ENOMEM (or a name clash). */
+static struct bs_vnode *gen(struct bs_vtree *t, struct bs_vnode *dir,
+			    const char *name, struct bs_text *txt)
+{
+	return bs_vt_text(t, dir, name, txt);
+}
+
+/* Another name for an existing file's bytes (.bootshelf/hosts/). */
+static int alias(struct bs_vtree *t, struct bs_vnode *dir, const char *name,
+		 const struct bs_vnode *of)
+{
+	if (!of)
+		return 0;
+	return bs_vt_file(t, dir, name, bs_blob_ref(of->blob)) ? 0 : -ENOMEM;
+}
+
+/* KIWI/config.default boots the menu default if it is an image, else
+ * the first image entry. */
+static const struct bs_entry_state *kiwi_default(const struct bs_vtree *t)
+{
+	const char *def = t->cat->menu.def;
+	const struct bs_entry_state *first = NULL;
+
+	for (size_t i = 0; i < t->nstates; i++) {
+		const struct bs_entry_state *st = &t->states[i];
+		if (!st->ok || st->entry->kind != BS_ENTRY_IMAGE)
+			continue;
+		if (def && strcmp(def, st->entry->name) == 0)
+			return st;
+		if (!first)
+			first = st;
+	}
+	return first;
+}
+
+struct menus {
+	struct bs_vnode *pxe, *grub, *ipxe, *kiwi;	/* directories */
+	struct bs_vnode *pxe_def, *grub_def, *ipxe_def, *kiwi_def;
+};
+
+/* Everything one [host] gets, and its .bootshelf/hosts/<mac>/ view. */
+static int add_host(struct bs_vtree *t, struct menus *m,
+		    struct bs_vnode *hosts, const struct bs_cat_host *h)
+{
+	const struct bs_entry_state *st = state_of(t, h->boot);
+	struct bs_text txt = { 0 };
+	struct bs_vnode *pxe = NULL, *grub = NULL, *ipxe = NULL, *kiwi = NULL;
+	struct bs_vnode *view;
+	char mac[18], kmac[18], name[64];
+
+	bs_mac_hyphen(h->mac, mac);
+	bs_mac_kiwi(h->mac, kmac);
+	/* A host whose entry is broken falls back to the menus. */
+	if (st && st->ok) {
+		snprintf(name, sizeof(name), "01-%s", mac);
+		bs_gen_pxelinux_host(t, h, st, &txt);
+		if (!(pxe = gen(t, m->pxe, name, &txt)))
+			return -ENOMEM;
+		memset(&txt, 0, sizeof(txt));
+		snprintf(name, sizeof(name), "grub.cfg-01-%s", mac);
+		bs_gen_grub_host(t, h, st, &txt);
+		if (!(grub = gen(t, m->grub, name, &txt)))
+			return -ENOMEM;
+		memset(&txt, 0, sizeof(txt));
+		snprintf(name, sizeof(name), "%s.ipxe", mac);
+		bs_gen_ipxe_host(t, h, st, &txt);
+		if (!(ipxe = gen(t, m->ipxe, name, &txt)))
+			return -ENOMEM;
+		if (st->entry->kind == BS_ENTRY_IMAGE) {
+			memset(&txt, 0, sizeof(txt));
+			snprintf(name, sizeof(name), "config.%s", kmac);
+			bs_gen_kiwi(t, h, st, &txt);
+			if (!(kiwi = gen(t, m->kiwi, name, &txt)))
+				return -ENOMEM;
+		}
+	}
+	if (!(view = bs_vt_dir(t, hosts, mac)))
+		return -ENOMEM;
+	if (alias(t, view, "pxelinux.cfg", pxe ? pxe : m->pxe_def) < 0 ||
+	    alias(t, view, "grub.cfg", grub ? grub : m->grub_def) < 0 ||
+	    alias(t, view, "boot.ipxe", ipxe ? ipxe : m->ipxe_def) < 0 ||
+	    alias(t, view, "kiwi.config", kiwi ? kiwi : m->kiwi_def) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int bs_vt_add_configs(struct bs_vtree *t)
 {
-	struct bs_vnode *pxe, *meta, *n;
+	struct menus m = { 0 };
+	struct bs_vnode *meta, *hosts, *n;
 	struct bs_text txt = { 0 };
+	const struct bs_entry_state *kd;
 
-	if (!(pxe = bs_vt_dir(t, t->root, "pxelinux.cfg")))
+	if (!(m.pxe = bs_vt_dir(t, t->root, "pxelinux.cfg")) ||
+	    !(m.grub = bs_vt_dir(t, t->root, "grub")) ||
+	    !(m.ipxe = bs_vt_dir(t, t->root, "ipxe")) ||
+	    !(m.kiwi = bs_vt_dir(t, t->root, "KIWI")) ||
+	    !(meta = bs_vt_dir(t, t->root, ".bootshelf")) ||
+	    !(hosts = bs_vt_dir(t, meta, "hosts")))
 		return -ENOMEM;
 	bs_gen_pxelinux_menu(t, &txt);
-	if (!bs_vt_text(t, pxe, "default", &txt))
+	if (!(m.pxe_def = gen(t, m.pxe, "default", &txt)))
 		return -ENOMEM;
-	for (size_t i = 0; i < t->cat->nhosts; i++) {
-		const struct bs_cat_host *h = &t->cat->hosts[i];
-		const struct bs_entry_state *st = state_of(t, h->boot);
-		char name[32];
-
-		/* A host whose entry is broken falls back to the menu. */
-		if (!st || !st->ok)
-			continue;
-		snprintf(name, sizeof(name),
-			 "01-%02x-%02x-%02x-%02x-%02x-%02x", h->mac[0],
-			 h->mac[1], h->mac[2], h->mac[3], h->mac[4], h->mac[5]);
+	memset(&txt, 0, sizeof(txt));
+	bs_gen_grub_menu(t, &txt);
+	if (!(m.grub_def = gen(t, m.grub, "grub.cfg", &txt)))
+		return -ENOMEM;
+	memset(&txt, 0, sizeof(txt));
+	bs_gen_ipxe_menu(t, &txt);
+	if (!(m.ipxe_def = gen(t, t->root, "boot.ipxe", &txt)))
+		return -ENOMEM;
+	if ((kd = kiwi_default(t))) {
 		memset(&txt, 0, sizeof(txt));
-		bs_gen_pxelinux_host(t, h, st, &txt);
-		if (!bs_vt_text(t, pxe, name, &txt) && txt.failed)
+		bs_gen_kiwi(t, NULL, kd, &txt);
+		if (!(m.kiwi_def = gen(t, m.kiwi, "config.default", &txt)))
 			return -ENOMEM;
 	}
-	if (!(meta = bs_vt_dir(t, t->root, ".bootshelf")) ||
-	    !(n = bs_vt_node(t, meta, "status", S_IFREG | 0444)))
+	for (size_t i = 0; i < t->cat->nhosts; i++)
+		if (add_host(t, &m, hosts, &t->cat->hosts[i]) < 0)
+			return -ENOMEM;
+	if (!(n = bs_vt_node(t, meta, "status", S_IFREG | 0444)))
 		return -ENOMEM;
 	n->dynamic = 1;
 	return 0;

@@ -52,4 +52,34 @@ void bs_gen_pxelinux_host(const struct bs_vtree *t,
 			  const struct bs_entry_state *st,
 			  struct bs_text *out);
 
+/* Host MAC in the spellings the loaders use. */
+void bs_mac_hyphen(const uint8_t mac[6], char out[18]);	/* 52-54-00-.. */
+void bs_mac_kiwi(const uint8_t mac[6], char out[18]);	/* 52.54.00.AB */
+
+/*
+ * GRUB: grub/grub.cfg is the menu; it first looks for the per-host file
+ * itself (regexp on $net_default_mac), because the signed grubnetx64
+ * never probes per-MAC names.  grub/grub.cfg-01-<mac> per host.
+ */
+void bs_gen_grub_menu(const struct bs_vtree *t, struct bs_text *out);
+void bs_gen_grub_host(const struct bs_vtree *t, const struct bs_cat_host *h,
+		      const struct bs_entry_state *st, struct bs_text *out);
+
+/*
+ * iPXE: boot.ipxe chains ipxe/${mac:hexhyp}.ipxe and falls back to a
+ * menu; ipxe/<mac>.ipxe per host.  Kernel and initrd come over HTTP when
+ * [server] http is set, else over TFTP by absolute path.
+ */
+void bs_gen_ipxe_menu(const struct bs_vtree *t, struct bs_text *out);
+void bs_gen_ipxe_host(const struct bs_vtree *t, const struct bs_cat_host *h,
+		      const struct bs_entry_state *st, struct bs_text *out);
+
+/*
+ * KIWI legacy netboot: KIWI/config.<MAC> (MAC upper case, dots) and
+ * KIWI/config.default, bash-sourced KEY=value lines.  @h may be NULL
+ * (config.default).  Only [image] entries have KIWI configs.
+ */
+void bs_gen_kiwi(const struct bs_vtree *t, const struct bs_cat_host *h,
+		 const struct bs_entry_state *st, struct bs_text *out);
+
 #endif

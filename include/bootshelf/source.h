@@ -22,12 +22,37 @@ struct bs_source_id {
 	int64_t mtime_ns;
 };
 
-struct bs_source {
-	int fd;				/* read-only, -1 for non-file sources */
-	char *path;			/* owned; for messages */
-	struct bs_source_id id;
-	int refs;			/* atomic */
+struct bs_source;
+
+/* How a non-file source reads.  Local files leave ops NULL and are read
+ * with pread on fd. */
+struct bs_source_ops {
+	/* Read up to @len bytes at @off: bytes read, 0 at end, -errno. */
+	ssize_t (*pread)(struct bs_source *s, void *buf, size_t len,
+			 uint64_t off);
+	/* Identity of the object now (for change detection). */
+	int (*stat)(struct bs_source *s, struct bs_source_id *id);
+	/* Release priv; called once, when the last reference goes. */
+	void (*close)(struct bs_source *s);
 };
+
+struct bs_source {
+	int fd;				/* read-only; -1 for non-file sources
+					   (no zero-copy splice from them) */
+	char *path;			/* owned; file name or URL */
+	struct bs_source_id id;		/* identity when opened */
+	int refs;			/* atomic */
+	const struct bs_source_ops *ops;	/* NULL for local files */
+	void *priv;			/* owned by ops */
+};
+
+/**
+ * Wrap a non-file source.  Takes ownership of @priv (ops->close frees
+ * it, also on failure).  @ret 0 or -ENOMEM.
+ */
+int bs_source_new(const char *name, const struct bs_source_id *id,
+		  const struct bs_source_ops *ops, void *priv,
+		  struct bs_source **out);
 
 /**
  * Open a local file read-only (O_CLOEXEC, never O_WRONLY).

@@ -200,3 +200,49 @@ def test_edits_are_validated_and_keep_comments(bs, kit, tmp_path):
     assert cat.read_text().rstrip("\n") == before.rstrip("\n")
     out = bs("-c", cat, "list").stdout.decode()
     assert "fed" in out and "ubu" not in out
+
+
+def test_loader_configs_agree(bs, kit, tmp_path):
+    """pxelinux, GRUB and iPXE give a host the same entry and arguments;
+    KIWI configs for image entries; the per-host view."""
+    d, isos, _ = kit
+    src = isos["fedora"][1]
+    cat = tmp_path / "c.conf"
+    write_catalog(str(cat), {"fed": isos["fedora"][0]},
+                  "[image kiwi]\nkernel = %s/images/pxeboot/vmlinuz\n"
+                  "initrd = %s/images/pxeboot/initrd.img\n"
+                  "image = %s/LiveOS/squashfs.img\n"
+                  "UNIONFS_CONFIG = tmpfs,aoe,overlay\n\n"
+                  "[host 52:54:00:12:34:56]\nboot = fed\n"
+                  "append = rd.live.ram=1\n\n"
+                  "[host 52:54:00:00:00:07]\nboot = kiwi\n"
+                  % (src, src, src))
+    args = "root=live:/fed.iso rd.live.image quiet rd.live.ram=1"
+    grub = bs("-c", cat, "cat",
+              "grub/grub.cfg-01-52-54-00-12-34-56").stdout.decode()
+    assert "linux /boot/fed/linux %s BOOTIF=01-52-54-00-12-34-56" % args \
+        in grub
+    assert "initrd /boot/fed/initrd+iso" in grub
+    ipxe = bs("-c", cat, "cat",
+              "ipxe/52-54-00-12-34-56.ipxe").stdout.decode()
+    assert ipxe.startswith("#!ipxe\n")
+    assert "kernel http://10.0.0.1/boot/fed/linux initrd=initrd %s" % args \
+        in ipxe
+    assert "initrd --name initrd http://10.0.0.1/boot/fed/initrd+iso" in ipxe
+    menu = bs("-c", cat, "cat", "boot.ipxe").stdout.decode()
+    assert "chain ipxe/${mac:hexhyp}.ipxe || goto menu" in menu
+    gmenu = bs("-c", cat, "cat", "grub/grub.cfg").stdout.decode()
+    assert '$net_default_mac' in gmenu and "configfile" in gmenu
+    kiwi = bs("-c", cat, "cat",
+              "KIWI/config.52.54.00.00.00.07").stdout.decode()
+    assert 'IMAGE="/dev/ram1;kiwi;1;10.0.0.1;4096"' in kiwi
+    assert 'UNIONFS_CONFIG="tmpfs,aoe,overlay"' in kiwi
+    assert bs("-c", cat, "cat", "KIWI/config.default").stdout.decode() \
+        .count("IMAGE=") == 1
+    img = bs("-c", cat, "cat", "image/kiwi").stdout
+    assert img == open(src + "/LiveOS/squashfs.img", "rb").read()
+    view = bs("-c", cat, "ls", ".bootshelf/hosts/52-54-00-12-34-56") \
+        .stdout.decode().split()
+    assert view == ["boot.ipxe", "grub.cfg", "kiwi.config", "pxelinux.cfg"]
+    assert bs("-c", cat, "cat", ".bootshelf/hosts/52-54-00-12-34-56/"
+              "grub.cfg").stdout.decode() == grub

@@ -304,6 +304,18 @@ static void parse_long_lines(void **state)
 	assert_int_equal(strlen(cat->entries[0].append), 2 * n + 1);
 	assert_string_equal(cat->entries[0].label, want);
 	bs_catalog_free(cat);
+	/* a long header line; names longer than inih's 50-byte section
+	 * buffer that differ only at the end are still two sections */
+	memset(want, 'c', n);	/* want[n] is still NUL: a long comment */
+	memset(want + n - 62, 'b', 62);
+	snprintf(text, tn, "[iso %sx] ; %s\npath = /x\n[iso %sy]\n"
+		 "path = /y\n", want + n - 62, want, want + n - 62);
+	assert_int_equal(bs_catalog_parse("t", text, strlen(text), &cat, &d),
+			 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(cat->nentries, 2);
+	assert_string_equal(cat->entries[1].path, "/y");
+	bs_catalog_free(cat);
 	bs_diags_free(&d);
 	free(text);
 	free(want);
@@ -337,6 +349,66 @@ static void parse_any_bytes(void **state)
 		bs_diags_free(&d);
 		seed = seed * 1103515245u + 12345u;
 	}
+}
+
+/* Many entries and hosts: every one is found, duplicates still are. */
+static void parse_many(void **state)
+{
+	const size_t n = 3000, cap = n * 100 + 200;
+	char *text = malloc(cap);
+	struct bs_diags d = { 0 };
+	struct bs_catalog *cat;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(text);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+			"[iso e%zu]\npath = /e\naoe = %zu.%zu\n"
+			"[host 02:00:00:00:%02zx:%02zx]\nboot = e%zu\n",
+			i, i / 255, i % 255, i >> 8, i & 255, n - 1 - i);
+	assert_int_equal(bs_catalog_parse("m", text, len, &cat, &d), 0);
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+		uint8_t mac[6] = { 2, 0, 0, 0, (uint8_t)(i >> 8),
+				   (uint8_t)i };
+		snprintf(name, sizeof(name), "e%zu", i);
+		const struct bs_cat_entry *e = bs_catalog_find(cat, name);
+		assert_non_null(e);
+		assert_string_equal(e->name, name);
+		const struct bs_cat_host *h = bs_catalog_find_host(cat, mac);
+		assert_non_null(h);
+		assert_int_equal(atoi(h->boot + 1), n - 1 - i);
+	}
+	bs_catalog_free(cat);
+	len += (size_t)snprintf(text + len, cap - len,
+				"[iso x]\npath = /x\naoe = 7.215\n"
+				"[host 020000000b2c]\nboot = x\n");
+	assert_int_equal(bs_catalog_parse("m", text, len, &cat, &d), -EINVAL);
+	assert_string_equal(diag_text(&d),
+		"m:15003: error: aoe 7.215 of [iso x] is already used by "
+		"[iso e2000] at m:10001\n"
+		"m:15004: error: duplicate section [host 02:00:00:00:0b:2c] "
+		"(first at m:14304)\n");
+	bs_diags_free(&d);
+	free(text);
+}
+
+/* The shipped example is a valid catalog without warnings.  (make unit
+ * runs the tests from the top of the source tree.) */
+static void example_file(void **state)
+{
+	struct bs_diags d = { 0 };
+	struct bs_catalog *cat;
+
+	(void)state;
+	assert_int_equal(bs_catalog_load("examples/bootshelf.conf", &cat, &d),
+			 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(cat->nentries, 7);
+	assert_int_equal(cat->nhosts, 2);
+	assert_string_equal(cat->menu.def, "fedora-40");
+	bs_catalog_free(cat);
 }
 
 /* ---- small parsers ---------------------------------------------------- */
@@ -584,6 +656,8 @@ static void dropins(void **state)
 	assert_int_equal(bs_catalog_load("/nonexistent/bootshelf.conf", &cat,
 					 &d), -ENOENT);
 	assert_null(cat);
+	assert_string_equal(diag_text(&d), "/nonexistent/bootshelf.conf: "
+			    "error: cannot read: No such file or directory\n");
 	bs_diags_free(&d);
 }
 
@@ -712,6 +786,7 @@ static void edit_invalid_refused(void **state)
 				      { "url", "http://a" } };
 	const struct bs_kv cut[] = { { "append", "a ; b" } };
 	const struct bs_kv nl[] = { { "append", "a\n[iso x]" } };
+	const struct bs_kv semi[] = { { "append", ";x" } };
 	struct bs_diags d = { 0 };
 	char want[512];
 
@@ -732,6 +807,7 @@ static void edit_invalid_refused(void **state)
 	/* values the parser would change are not written */
 	assert_int_equal(eset(t, "iso", "f40", cut, 1, 1, &d), -EINVAL);
 	assert_int_equal(eset(t, "iso", "f40", nl, 1, 1, &d), -EINVAL);
+	assert_int_equal(eset(t, "iso", "f40", semi, 1, 1, &d), -EINVAL);
 	assert_int_equal(eset(t, "iso", "../x", bad, 1, 1, &d), -EINVAL);
 	assert_int_equal(eset(t, "host", "nope", bad, 1, 1, &d), -EINVAL);
 	assert_int_equal(eset(t, "server", "", bad, 1, 1, &d), -EINVAL);
@@ -807,6 +883,8 @@ int main(void)
 		cmocka_unit_test(parse_fields),
 		cmocka_unit_test(parse_long_lines),
 		cmocka_unit_test(parse_any_bytes),
+		cmocka_unit_test(example_file),
+		cmocka_unit_test(parse_many),
 		cmocka_unit_test(mac_vectors),
 		cmocka_unit_test(name_vectors),
 		cmocka_unit_test(delivery_parse),

@@ -1,0 +1,144 @@
+/*
+ * bsfs.h - internal interfaces of bootshelf-fs, the FUSE front-end of the
+ * boot tree.
+ *
+ * fs/ is glue only: the tree, its snapshots and reloads live in the
+ * library (struct bs_shelf).  This header ties the daemon's pieces
+ * together: the FUSE operations (ops.c), the underlay of files that were
+ * already in the mountpoint directory (underlay.c), the change watcher and
+ * reload thread (watch.c) and cache invalidation after a reload (inval.c).
+ * Library errors (negative errno) are turned into FUSE replies in ops.c
+ * and nowhere else.
+ */
+#ifndef BSFS_H
+#define BSFS_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <fuse_lowlevel.h>
+
+#include <bootshelf/vtree.h>
+
+/* Cache lifetimes handed to the kernel, in seconds.  Tree entries and
+ * attributes are long-lived because a reload invalidates what it changed;
+ * underlay entries and negative entries are short because nothing
+ * watches the underlay and a new tree name clears its negative entry. */
+#define BSFS_TREE_TIMEOUT	3600.0
+#define BSFS_UNDERLAY_TIMEOUT	1.0
+#define BSFS_NEGATIVE_TIMEOUT	1.0
+
+/* Underlay inode numbers live in their own space (bit 63 set) so they
+ * can never equal a tree inode number (bit 63 clear). */
+#define BSFS_UNDERLAY_BIT	(1ULL << 63)
+
+/* How often an open file re-checks that its ISO was not rewritten in
+ * place (milliseconds). */
+#define BSFS_RECHECK_MS		1000
+
+/* The daemon.  One per process; set up by main.c before the loop. */
+struct bsfs {
+	struct bs_shelf *shelf;		/* owned */
+	struct fuse_session *se;	/* owned by main.c */
+	int ufd;			/* underlay: O_PATH fd of the
+					   mountpoint directory, or -1 */
+	uid_t uid;			/* owner of tree files */
+	gid_t gid;
+	int debug;
+};
+
+extern struct bsfs bsfs;
+
+/* ---- ops.c ------------------------------------------------------------ */
+
+/* The low-level operation table. */
+extern const struct fuse_lowlevel_ops bsfs_ops;
+
+/* After a reload: keep @old (a new reference is taken) as the previous
+ * snapshot, so nodeids looked up just before the swap still open.  NULL
+ * drops the one kept. */
+void bsfs_ops_retire(struct bs_vtree *old);
+
+/* ---- underlay.c ------------------------------------------------------- */
+
+/* Underlay node: a file or directory of the mountpoint directory as it
+ * was before the mount, found by its path relative to that directory. */
+static inline int bsfs_is_underlay(uint64_t ino)
+{
+	return (ino & BSFS_UNDERLAY_BIT) != 0;
+}
+
+/**
+ * Look up @rel ("" for the underlay root, else "a/b") in the underlay.
+ * Symlinks are followed but may not leave the underlay; only regular
+ * files and directories are answered.  Registers the node so its inode
+ * number resolves later (also after FORGET).
+ * @v st   stat of the node with st_ino replaced by its underlay number
+ * @ret 0, -ENOENT (absent, escaping, other file type), -errno
+ */
+int bsfs_underlay_stat(const char *rel, struct stat *st);
+
+/**
+ * Path of a registered underlay inode.
+ * @v buf   receives the relative path
+ * @ret 0, -ESTALE if unknown, -ENAMETOOLONG
+ */
+int bsfs_underlay_path(uint64_t ino, char *buf, size_t len);
+
+/**
+ * Open @rel in the underlay for reading (O_RDONLY, or O_DIRECTORY with
+ * @dir), beneath the underlay root.
+ * @ret fd (caller closes) or -errno
+ */
+int bsfs_underlay_open(const char *rel, int dir);
+
+/* Log "catalog name hides underlay file" once per path. */
+void bsfs_underlay_clash(const char *rel);
+
+/* Forget every registered node (at exit). */
+void bsfs_underlay_free(void);
+
+/* ---- paths of tree nodes ---------------------------------------------- */
+
+/**
+ * Path of a tree node relative to the root ("" for the root).
+ * @ret 0 or -ENAMETOOLONG
+ */
+int bsfs_vnode_path(const struct bs_vnode *n, char *buf, size_t len);
+
+/* Join @dir and @name with a '/' ("" + name = name).  @ret 0 or
+ * -ENAMETOOLONG. */
+int bsfs_path_join(char *buf, size_t len, const char *dir, const char *name);
+
+/* ---- watch.c ---------------------------------------------------------- */
+
+/**
+ * Start the watcher thread: inotify on the catalog, its drop-in
+ * directory and the directory of every local ISO; reloads after a quiet
+ * period, on SIGHUP and on request.
+ * @ret 0 or -errno
+ */
+int bsfs_watch_start(void);
+/* Stop and join the thread. */
+void bsfs_watch_stop(void);
+/* Ask for a reload (async-signal-safe: writes to a pipe). */
+void bsfs_watch_kick(void);
+
+/* ---- inval.c ---------------------------------------------------------- */
+
+/**
+ * Tell the kernel what a reload changed: every name whose inode changed,
+ * vanished or newly appeared is invalidated in its parent directory, and
+ * the attributes of every directory whose listing changed.
+ * @ret number of entries invalidated
+ */
+size_t bsfs_inval_diff(struct fuse_session *se, const struct bs_vtree *old,
+		       const struct bs_vtree *cur);
+
+/* ---- misc -------------------------------------------------------------- */
+
+/* Monotonic milliseconds. */
+uint64_t bsfs_now_ms(void);
+
+#endif
