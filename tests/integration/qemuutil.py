@@ -34,7 +34,8 @@ PXELINUX_FILES = ["/usr/lib/PXELINUX/pxelinux.0",
 FAIL_RE = re.compile(
     r"Kernel panic|emergency mode|Initramfs unpacking failed|"
     r"Unable to find a medium|Could not find kernel image|"
-    r"No more network devices|Could not boot|\(initramfs\) $")
+    r"No more network devices|Could not boot|\(initramfs\) $|"
+    r"BOOTSHELF-KIWI-FAIL.*")
 
 # Milestones timed in every boot (seconds since QEMU started).
 MILESTONES = [("ipxe", re.compile(r"iPXE")),
@@ -94,6 +95,24 @@ def tail(path, n=40):
         return "(no log)"
     text = data.decode(errors="replace").replace("\r", "")
     return "\n".join(text.splitlines()[-n:])
+
+
+GANESHA_CONF = """
+NFS_CORE_PARAM { Protocols = 3, 4; Enable_NLM = false;
+                 Enable_RQUOTA = false; mount_path_pseudo = true; }
+NFSV4 { Graceless = true; RecoveryBackend = fs; }
+NFS_KRB5 { Active_krb5 = false; }
+EXPORT { Export_Id = 1; Path = %(path)s; Pseudo = %(pseudo)s;
+         Protocols = 3, 4; Transports = TCP, UDP; Access_Type = RO;
+         Squash = No_root_squash; SecType = sys; FSAL { Name = VFS; } }
+"""
+
+GANESHA_START = """set -e
+mount -t tmpfs -o mode=755 tmpfs /run
+rpcbind -f -w &
+exec ganesha.nfsd -F -f %(d)s/ganesha.conf -L %(d)s/ganesha.log \\
+    -p %(d)s/ganesha.pid
+"""
 
 
 class Netns:
@@ -156,7 +175,7 @@ class Netns:
     def tftpd(self, root, user="tftp"):
         """Stock tftpd-hpa, foreground: chroots into root (-s), then
         drops to user (bootshelf-fs mounts with allow_other)."""
-        p = self.bg("tftpd.log", ["in.tftpd", "-L", "-v", "-u", user,
+        p = self.bg("in.tftpd.log", ["in.tftpd", "-L", "-v", "-u", user,
                                   "-a", SERVER + ":69", "-s", root])
         self._wait_port(p, "udp", 69, "in.tftpd")
         return p
@@ -192,19 +211,39 @@ http {
         self._wait_port(p, "tcp", 80, "nginx")
         return p
 
-    def _wait_port(self, proc, proto, port, what):
-        deadline = time.monotonic() + 10
+    def nfs(self, root, pseudo):
+        """rpcbind + nfs-ganesha (FSAL_VFS) exporting root read-only as
+        SERVER:pseudo over NFSv3 and v4, in a private mount namespace
+        with its own /run (rpcbind's socket must not clash with the
+        host's).  Returns the ganesha process; rpcbind is its sibling in
+        the same shell, stopped with it by parent PID."""
+        d = os.path.join(self.workdir, "nfs")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "ganesha.conf"), "w") as f:
+            f.write(GANESHA_CONF % {"path": root, "pseudo": pseudo,
+                                    "d": d})
+        with open(os.path.join(d, "start.sh"), "w") as f:
+            f.write(GANESHA_START % {"d": d})
+        p = self.bg("ganesha.out", ["unshare", "-m", "--propagation",
+                                    "private", "sh",
+                                    os.path.join(d, "start.sh")])
+        self._wait_port(p, "tcp", 2049, "ganesha", timeout=60)
+        return p
+
+    def _wait_port(self, proc, proto, port, what, timeout=10):
+        deadline = time.monotonic() + timeout
         flag = "-lun" if proto == "udp" else "-ltn"
         while time.monotonic() < deadline:
             out = run(["ip", "netns", "exec", self.name, "ss", flag],
                       check=False).stdout.decode()
-            if re.search(r"%s:%d\s" % (re.escape(SERVER), port), out):
+            if re.search(r"(%s|\*|0\.0\.0\.0|\[::\]):%d\s"
+                         % (re.escape(SERVER), port), out):
                 return
             if proc.poll() is not None:
                 break
             time.sleep(0.1)
         raise AssertionError("%s did not start: %s" % (
-            what, tail(os.path.join(self.workdir, what.strip("in.") + ".log"))))
+            what, tail(os.path.join(self.workdir, what + ".log"))))
 
     def close(self):
         for p in reversed(self.procs):
@@ -313,32 +352,19 @@ def run_guests(guests, poll=0.2):
             g.stop()
 
 
-def copy_tree(bootshelf, catalog, dest, path=""):
-    """Copy the catalog's tree out with `bootshelf ls -l`/`cat` into dest
-    (used only where no bootshelf-fs is built).  The ISOs' own trees
-    (boot/NAME/iso/) are left out: no boot reads them."""
-    out = run([bootshelf, "-c", catalog, "ls", "-l"] + ([path] if path
-                                                          else [])).stdout
-    for line in out.decode().splitlines():
-        mode, _, _, _, _, name = line.split(None, 5)
-        rel = path + "/" + name if path else name
-        if mode.startswith("d"):
-            if name == "iso" or name.startswith("."):
-                continue
-            os.makedirs(os.path.join(dest, rel), exist_ok=True)
-            copy_tree(bootshelf, catalog, dest, rel)
-        else:
-            with open(os.path.join(dest, rel), "wb") as f:
-                subprocess.run([bootshelf, "-c", catalog, "cat", rel],
-                               stdout=f, check=True, timeout=300)
-
-
 def underlay(root):
     """Put the loader files the tree refers to but does not hold into
     root (the directory bootshelf-fs is mounted over)."""
     os.makedirs(root, exist_ok=True)
     for f in PXELINUX_FILES:
         shutil.copy(f, root)
+
+
+def grub_underlay(root):
+    """A BIOS GRUB network tree in root/grub (core.0 and modules; its
+    prefix is (tftp)/grub, where the tree's grub/grub.cfg is)."""
+    run(["grub-mknetdir", "--net-directory=" + root, "--subdir=grub",
+         "-d", "/usr/lib/grub/i386-pc"], timeout=120)
 
 
 class FuseMount:

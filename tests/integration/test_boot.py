@@ -10,7 +10,9 @@ ISO prints its marker with the token written into it when the kit was
 built.  The guests boot concurrently (TCG: one host core each at best);
 every boot's time is printed and kept in BUILD/qemu-boot-times.txt.
 """
+import hashlib
 import os
+import re
 import sys
 import time
 
@@ -24,14 +26,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import qemukit  # noqa: E402
 
 # One guest per case: name -> (MAC, DHCP boot file, catalog entry,
-# expected flavour of the root that must come up).
+# what must come up: the flavour of the live root, or "kiwi").
 CASES = {
     "pxelinux-dracut-cpio": ("52:54:00:b5:00:01", "pxelinux.0",
                              "fedlive", "dracut"),
-    "pxelinux-dracut-http": ("52:54:00:b5:00:02", "pxelinux.0",
-                             "fedlive-http", "dracut"),
+    "ipxe-dracut-http": ("52:54:00:b5:00:02", "boot.ipxe",
+                         "fedlive-http", "dracut"),
     "pxelinux-debian-cpio": ("52:54:00:b5:00:03", "pxelinux.0",
                              "dlive", "debian-live"),
+    "grub-dracut-http": ("52:54:00:b5:00:04", "grub/i386-pc/core.0",
+                         "fedlive-http", "dracut"),
+    "pxelinux-kiwi": ("52:54:00:b5:00:05", "pxelinux.0",
+                      "kiwitest", "kiwi"),
 }
 TIMEOUT = 600
 
@@ -46,6 +52,9 @@ def write_catalog(path, kit):
                 "append = console=ttyS0\n\n" % kit["isos"]["dracut"])
         f.write("[iso dlive]\npath = %s\nappend = console=ttyS0\n\n"
                 % kit["isos"]["debian-live"])
+        f.write("[image kiwitest]\nkernel = %s\ninitrd = %s\nimage = %s\n"
+                "append = console=ttyS0\n\n" % (
+                    kit["vmlinuz"], kit["kiwi_initrd"], kit["kiwi_image"]))
         for name, (mac, _, entry, _) in CASES.items():
             f.write("[host %s]\nboot = %s\n\n" % (mac, entry))
 
@@ -60,24 +69,23 @@ def boots(tmp_path_factory):
     write_catalog(cat, kit)
     root = os.path.join(work, "tftproot")
     qemuutil.underlay(root)
-    mount = None
-    try:
-        fs = binpath("bootshelf-fs")
-    except FileNotFoundError:
-        fs = None
-    if fs:
-        mount = qemuutil.FuseMount(fs, cat, root,
-                                   os.path.join(work, "bootshelf-fs.log"))
-    else:
-        qemuutil.copy_tree(binpath("bootshelf"), cat, root)
+    qemuutil.grub_underlay(root)
+    mount = qemuutil.FuseMount(binpath("bootshelf-fs"), cat, root,
+                               os.path.join(work, "bootshelf-fs.log"))
     ns = qemuutil.Netns(work)
     guests = {}
     try:
         ns.dhcp([(mac, boot) for mac, boot, _, _ in CASES.values()])
         ns.tftpd(root)
         ns.nginx(root)
-        for name, (mac, _, _, _) in CASES.items():
-            guests[name] = qemuutil.Guest(ns, name, mac, timeout=TIMEOUT)
+        for name, (mac, _, _, what) in CASES.items():
+            if what == "kiwi":
+                guests[name] = qemuutil.Guest(
+                    ns, name, mac, mem=256, timeout=TIMEOUT,
+                    expect=r"BOOTSHELF-KIWI-OK")
+            else:
+                guests[name] = qemuutil.Guest(ns, name, mac,
+                                              timeout=TIMEOUT)
         t0 = time.monotonic()
         qemuutil.run_guests(list(guests.values()))
         wall = time.monotonic() - t0
@@ -89,8 +97,7 @@ def boots(tmp_path_factory):
         yield guests, kit
     finally:
         ns.close()
-        if mount:
-            mount.stop()
+        mount.stop()
 
 
 def check(boots, case, capsys):
@@ -110,13 +117,42 @@ def test_pxelinux_dracut_live_cpio(boots, capsys):
     check(boots, "pxelinux-dracut-cpio", capsys)
 
 
-def test_pxelinux_dracut_live_http(boots, capsys):
-    """pxelinux -> kernel + initrd over TFTP, dracut's livenet fetches
-    boot/NAME/NAME.iso from nginx (root=live:http://...)."""
-    check(boots, "pxelinux-dracut-http", capsys)
+def test_ipxe_dracut_live_http(boots, capsys):
+    """iPXE runs boot.ipxe (DHCP file name), which chains
+    ipxe/<mac-hexhyp>.ipxe; kernel and initrd over HTTP, then dracut's
+    livenet fetches boot/NAME/NAME.iso from nginx
+    (root=live:http://...)."""
+    check(boots, "ipxe-dracut-http", capsys)
 
 
 def test_pxelinux_debian_live_cpio(boots, capsys):
     """pxelinux -> live-boot initramfs + appended ISO, boot=live
     live-media=/NAME.iso live-media-offset=0."""
     check(boots, "pxelinux-debian-cpio", capsys)
+
+
+def test_grub_dracut_live_http(boots, capsys):
+    """GRUB (i386-pc, grub-mknetdir in the underlay) reads grub/grub.cfg,
+    which finds grub/grub.cfg-01-<mac>; kernel and initrd over TFTP, the
+    ISO over HTTP."""
+    check(boots, "grub-dracut-http", capsys)
+
+
+def test_kiwi_netboot_image(boots, capsys):
+    """A KIWI-style netboot client (busybox initramfs) fetches
+    KIWI/config.<MAC>, then image/<name> named by its IMAGE= line, and
+    image/<name>.md5 when served; the image's md5 must be the file's."""
+    guests, kit = boots
+    g = guests["pxelinux-kiwi"]
+    with capsys.disabled():
+        sys.stdout.write("\n  boot " + g.summary() + "\n")
+    assert g.passed(), g.report()
+    with open(kit["kiwi_image"], "rb") as f:
+        data = f.read()
+    m = re.search(r"BOOTSHELF-KIWI-OK (\S+) md5=(\S+) size=(\d+) "
+                  r"md5file=(\S+)", g.text())
+    assert m, g.report()
+    assert m.group(1) == "kiwitest"
+    assert m.group(2) == hashlib.md5(data).hexdigest()
+    assert int(m.group(3)) == len(data)
+    assert m.group(4) in ("match", "none")

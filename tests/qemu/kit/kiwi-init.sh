@@ -4,8 +4,10 @@
 # then over TFTP from the DHCP server KIWI/config.<MAC> (upper-case hex,
 # dot separated), the image named in its IMAGE= line
 # (device;name;version;server;blocksize) from image/<name>, and
-# image/<name>.md5; checks the image against the md5 file.  Prints
-#   BOOTSHELF-KIWI-OK <name> md5=<sum> size=<bytes>
+# image/<name>.md5 if the server has one (checked against the image).
+# Prints
+#   BOOTSHELF-KIWI-OK <name> md5=<sum of the image> size=<bytes> \
+#       md5file=<match|none>
 # or BOOTSHELF-KIWI-FAIL <why>, then powers off.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
@@ -34,10 +36,13 @@ IMAGE=$(sed -n 's/^IMAGE="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' config | head -n 1)
 [ -n "$IMAGE" ] || fail "no IMAGE= in KIWI/config.$MAC"
 NAME=$(echo "$IMAGE" | cut -d';' -f2)
 tftp -g -b 1408 -r "image/$NAME" -l image "$SRV" || fail "no image/$NAME"
-tftp -g -r "image/$NAME.md5" -l image.md5 "$SRV" || fail "no image/$NAME.md5"
-want=$(cut -d' ' -f1 image.md5)
 got=$(md5sum image | cut -d' ' -f1)
-[ "$want" = "$got" ] || fail "md5 mismatch $NAME want=$want got=$got"
-echo "BOOTSHELF-KIWI-OK $NAME md5=$got size=$(wc -c < image)"
+md5file=none
+if tftp -g -r "image/$NAME.md5" -l image.md5 "$SRV" 2>/dev/null; then
+	want=$(cut -d' ' -f1 image.md5)
+	[ "$want" = "$got" ] || fail "md5 mismatch $NAME want=$want got=$got"
+	md5file=match
+fi
+echo "BOOTSHELF-KIWI-OK $NAME md5=$got size=$(wc -c < image) md5file=$md5file"
 sync
 poweroff -f

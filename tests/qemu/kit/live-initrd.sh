@@ -35,4 +35,19 @@ nfsv3
 sunrpc
 lockd
 MODS
+# live-boot's hook adds every network driver and the GPU drivers come
+# along: drop all but the guest's NIC drivers (hooks in CONF run after
+# the packaged ones, depmod after all hooks).
+cat > "$CONF/hooks/zz-bootshelf-prune" <<'HOOK'
+#!/bin/sh
+[ "$1" = prereqs ] && exit 0
+for k in "$DESTDIR"/lib/modules/*/kernel "$DESTDIR"/usr/lib/modules/*/kernel; do
+	[ -d "$k" ] || continue
+	rm -rf "$k/drivers/gpu"
+	find "$k/drivers/net" -name '*.ko' ! -name e1000.ko \
+		! -name virtio_net.ko ! -name net_failover.ko -delete
+done
+exit 0
+HOOK
+chmod 755 "$CONF/hooks/zz-bootshelf-prune"
 mkinitramfs -d "$CONF" -o "$2" "$1"
