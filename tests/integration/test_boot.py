@@ -38,20 +38,28 @@ CASES = {
                          "fedlive-http", "dracut"),
     "pxelinux-kiwi": ("52:54:00:b5:00:05", "pxelinux.0",
                       "kiwitest", "kiwi"),
+    "pxelinux-debian-nfs": ("52:54:00:b5:00:06", "pxelinux.0",
+                            "dlive-nfs", "debian-live"),
 }
+NFS_PSEUDO = "/bootshelf"
 TIMEOUT = 600
+# BS_QEMU_CASES=a,b boots only those cases (the others' tests fail).
+ONLY = [c for c in os.environ.get("BS_QEMU_CASES", "").split(",") if c]
 
 
 def write_catalog(path, kit):
     with open(path, "w") as f:
-        f.write("[server]\naddress = %s\nhttp = http://%s/\n\n"
-                % (qemuutil.SERVER, qemuutil.SERVER))
+        f.write("[server]\naddress = %s\nhttp = http://%s/\n"
+                "nfs = %s:%s\n\n" % (qemuutil.SERVER, qemuutil.SERVER,
+                                     qemuutil.SERVER, NFS_PSEUDO))
         f.write("[iso fedlive]\npath = %s\nappend = console=ttyS0\n\n"
                 % kit["isos"]["dracut"])
         f.write("[iso fedlive-http]\npath = %s\ndelivery = http\n"
                 "append = console=ttyS0\n\n" % kit["isos"]["dracut"])
         f.write("[iso dlive]\npath = %s\nappend = console=ttyS0\n\n"
                 % kit["isos"]["debian-live"])
+        f.write("[iso dlive-nfs]\npath = %s\ndelivery = nfs\n"
+                "append = console=ttyS0\n\n" % kit["isos"]["debian-live"])
         f.write("[image kiwitest]\nkernel = %s\ninitrd = %s\nimage = %s\n"
                 "append = console=ttyS0\n\n" % (
                     kit["vmlinuz"], kit["kiwi_initrd"], kit["kiwi_image"]))
@@ -78,7 +86,10 @@ def boots(tmp_path_factory):
         ns.dhcp([(mac, boot) for mac, boot, _, _ in CASES.values()])
         ns.tftpd(root)
         ns.nginx(root)
+        ns.nfs(root, NFS_PSEUDO)
         for name, (mac, _, _, what) in CASES.items():
+            if ONLY and name not in ONLY:
+                continue
             if what == "kiwi":
                 guests[name] = qemuutil.Guest(
                     ns, name, mac, mem=256, timeout=TIMEOUT,
@@ -102,6 +113,7 @@ def boots(tmp_path_factory):
 
 def check(boots, case, capsys):
     guests, kit = boots
+    assert case in guests, "not booted (BS_QEMU_CASES)"
     g = guests[case]
     with capsys.disabled():
         sys.stdout.write("\n  boot " + g.summary() + "\n")
@@ -131,6 +143,13 @@ def test_pxelinux_debian_live_cpio(boots, capsys):
     check(boots, "pxelinux-debian-cpio", capsys)
 
 
+def test_pxelinux_debian_live_nfs(boots, capsys):
+    """pxelinux -> live-boot initramfs, which mounts the ISO's tree
+    (boot/NAME/iso) from nfs-ganesha exporting the bootshelf-fs mount:
+    boot=live netboot=nfs nfsroot=SERVER:/EXPORT/boot/NAME/iso."""
+    check(boots, "pxelinux-debian-nfs", capsys)
+
+
 def test_grub_dracut_live_http(boots, capsys):
     """GRUB (i386-pc, grub-mknetdir in the underlay) reads grub/grub.cfg,
     which finds grub/grub.cfg-01-<mac>; kernel and initrd over TFTP, the
@@ -143,6 +162,7 @@ def test_kiwi_netboot_image(boots, capsys):
     KIWI/config.<MAC>, then image/<name> named by its IMAGE= line, and
     image/<name>.md5 when served; the image's md5 must be the file's."""
     guests, kit = boots
+    assert "pxelinux-kiwi" in guests, "not booted (BS_QEMU_CASES)"
     g = guests["pxelinux-kiwi"]
     with capsys.disabled():
         sys.stdout.write("\n  boot " + g.summary() + "\n")
