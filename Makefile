@@ -38,11 +38,14 @@ PROGS     := $(foreach d,$(PROG_DIRS),$(if $(wildcard $(d)/*.c),$(B)/$(call prog
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 .SECONDARY:
-.PHONY: all deps check unit unit-asan integration demo bench install clean fuzz
+.PHONY: all deps check unit unit-asan integration demo bench install clean fuzz \
+        fuzz-regress
 all: $(LIBA) $(PROGS) $(TOOL_BIN)
 
 deps:
@@ -70,6 +73,11 @@ $(B)/tools/%: $(B)/tests/tools/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(LDSAN) -o $@ $< $(LIBA) $(LDLIBS)
 
+# Fuzz targets linked with a plain file-replay driver (no libFuzzer).
+$(B)/fuzz/%: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/driver.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(LDSAN) -o $@ $^ $(LDLIBS)
+
 -include $(wildcard */module.mk)
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
@@ -78,7 +86,17 @@ unit: $(UNIT_BIN)
 	@./scripts/run-unit.sh $(UNIT_BIN)
 
 unit-asan:
-	@$(MAKE) --no-print-directory B=build-asan SAN=1 OPT=-O1 all unit
+	@$(MAKE) --no-print-directory B=build-asan SAN=1 OPT=-O1 all unit \
+	    fuzz-regress
+
+# Every fuzz target over its corpus (and generated seeds): make check
+# runs this under ASan+UBSan.  `make fuzz` runs libFuzzer for real.
+fuzz-regress: $(FUZZ_BIN)
+	@./scripts/fuzz.sh regress $(abspath $(B))
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	./scripts/fuzz.sh fuzz $(abspath build-fuzz) $(FUZZ_SECONDS)
 
 # Integration tests; where build-asan has programs (make check builds
 # them), tests of bad input also run them under ASan+UBSan.
@@ -115,4 +133,4 @@ install: all
 	    install -m 644 $$u $(DESTDIR)$(PREFIX)/lib/systemd/system/; done
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

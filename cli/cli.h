@@ -21,6 +21,7 @@ int cli_status(struct cli *c, int argc, char **argv);
 int cli_add(struct cli *c, int argc, char **argv);
 int cli_rm(struct cli *c, int argc, char **argv);
 int cli_host(struct cli *c, int argc, char **argv);
+int cli_update(struct cli *c, int argc, char **argv);
 
 /* Open the catalog's shelf; prints diagnostics.  NULL on failure. */
 struct bs_shelf *cli_open_shelf(struct cli *c);

@@ -27,6 +27,8 @@ static const struct {
 	{ "status", cli_status, "status [MOUNTPOINT]   status of a mount (or "
 	  "of the catalog)" },
 	{ "add", cli_add, "add NAME ISO [KEY=VALUE...]  add an [iso] entry" },
+	{ "update", cli_update, "update NAME NEWISO    replace an entry's ISO "
+	  "safely (by rename)" },
 	{ "rm", cli_rm, "rm NAME               remove an entry" },
 	{ "host", cli_host, "host MAC NAME [KEY=VALUE...] | host rm MAC" },
 };

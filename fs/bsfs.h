@@ -21,6 +21,10 @@
 
 #include <bootshelf/vtree.h>
 
+/* Kernel readahead for the mount (KiB).  FUSE offers 128 KiB, which
+ * halves cold sequential throughput; requests stay <= 1 MiB each. */
+#define BSFS_READAHEAD_KB	2048
+
 /* Cache lifetimes handed to the kernel, in seconds.  Tree entries and
  * attributes are long-lived because a reload invalidates what it changed;
  * underlay entries and negative entries are short because nothing
@@ -43,6 +47,7 @@ struct bsfs {
 	struct fuse_session *se;	/* owned by main.c */
 	int ufd;			/* underlay: O_PATH fd of the
 					   mountpoint directory, or -1 */
+	const char *mnt;		/* absolute mountpoint; borrowed */
 	uid_t uid;			/* owner of tree files */
 	gid_t gid;
 	int debug;

@@ -20,6 +20,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,27 +59,10 @@ static void usage(FILE *f)
 "SIGHUP reloads the catalog, SIGTERM unmounts and exits.\n");
 }
 
-static int parse_uid(const char *s, uid_t *out)
+/* A user or group: a number, or a name looked up in passwd/group. */
+static int parse_id(const char *s, int group, unsigned *out)
 {
 	struct passwd *pw;
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s && !*end && !errno && v < (unsigned long)INT_MAX) {
-		*out = (uid_t)v;
-		return 0;
-	}
-	pw = getpwnam(s);
-	if (!pw)
-		return -EINVAL;
-	*out = pw->pw_uid;
-	return 0;
-}
-
-static int parse_gid(const char *s, gid_t *out)
-{
 	struct group *gr;
 	char *end;
 	unsigned long v;
@@ -86,13 +70,18 @@ static int parse_gid(const char *s, gid_t *out)
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (*s && !*end && !errno && v < (unsigned long)INT_MAX) {
-		*out = (gid_t)v;
+		*out = (unsigned)v;
 		return 0;
 	}
-	gr = getgrnam(s);
-	if (!gr)
-		return -EINVAL;
-	*out = gr->gr_gid;
+	if (group) {
+		if (!(gr = getgrnam(s)))
+			return -EINVAL;
+		*out = gr->gr_gid;
+	} else {
+		if (!(pw = getpwnam(s)))
+			return -EINVAL;
+		*out = pw->pw_uid;
+	}
 	return 0;
 }
 
@@ -155,14 +144,14 @@ int main(int argc, char **argv)
 				user_opts[nuser++] = optarg;
 			break;
 		case 'u':
-			if (parse_uid(optarg, &bsfs.uid) < 0) {
+			if (parse_id(optarg, 0, &bsfs.uid) < 0) {
 				fprintf(stderr, "bootshelf-fs: unknown user "
 					"'%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 'g':
-			if (parse_gid(optarg, &bsfs.gid) < 0) {
+			if (parse_id(optarg, 1, &bsfs.gid) < 0) {
 				fprintf(stderr, "bootshelf-fs: unknown group "
 					"'%s'\n", optarg);
 				return 2;
@@ -225,6 +214,7 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 
+	bsfs.mnt = mnt;
 	/* the underlay: this fd keeps reaching the directory under the
 	 * mount */
 	bsfs.ufd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -248,6 +238,9 @@ int main(int argc, char **argv)
 	}
 	if (fuse_set_signal_handlers(bsfs.se) != 0)
 		goto out_session;
+	/* libfuse made SIGHUP end the session; it means "reload" here,
+	 * which the watcher sets up.  Until then a SIGHUP is ignored. */
+	signal(SIGHUP, SIG_IGN);
 	if (fuse_session_mount(bsfs.se, mnt) != 0) {
 		bs_err("cannot mount on %s", mnt);
 		goto out_signals;

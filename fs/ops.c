@@ -17,6 +17,20 @@
  *
  * Left out on purpose: every kind of write (EROFS), xattrs (ENOSYS, which
  * the kernel remembers), locks, ioctl, poll.
+ *
+ * Replies, per operation:
+ *   lookup       entry (tree: 1 h; underlay: 1 s), negative entry (ino 0,
+ *                1 s), ESTALE, ENOTDIR
+ *   getattr      attr, ESTALE
+ *   readlink     target (tree symlinks), EINVAL, ESTALE
+ *   open         open (keep_cache; direct_io for status), EROFS for any
+ *                write flag, EISDIR, ESTALE, ENOMEM
+ *   read         data (fd/memory buffers), buf, EIO/errno from a copy
+ *   opendir      open, ESTALE, ENOTDIR, ENOMEM
+ *   readdir(plus) buf
+ *   release(dir) 0;  forget(_multi) none;  statfs  statfs
+ *   setattr, mknod, mkdir, unlink, rmdir, symlink, rename, link, write,
+ *   create, setxattr, removexattr, fallocate   EROFS
  */
 #include <errno.h>
 #include <dirent.h>
@@ -40,6 +54,10 @@
 #define ZERO_LEN	(256u * 1024)
 static char zero_page[ZERO_LEN];
 
+/* A read starting this close to where the previous one ended counts as
+ * sequential (readahead requests arrive slightly out of order). */
+#define SEQ_SLACK	(4u << 20)
+
 enum fh_kind { FH_TREE, FH_STATUS, FH_UNDERLAY, FH_DIR };
 
 struct dent {
@@ -56,6 +74,7 @@ struct fh {
 	struct bs_vtree *t;		/* reference, or NULL (underlay) */
 	const struct bs_vnode *n;	/* in t */
 	uint64_t next_check;		/* ms; rewrite-in-place check */
+	uint64_t next_off;		/* end of the last read (atomic) */
 	char *text;			/* FH_STATUS: owned */
 	size_t len;
 	int fd;				/* FH_UNDERLAY: owned */
@@ -468,8 +487,9 @@ static pthread_mutex_t warned_lock = PTHREAD_MUTEX_INITIALIZER;
  * An ISO rewritten in place (same inode, new size or mtime) cannot be
  * pinned: readers of the old snapshot now get a mix of bytes.  Detect it
  * cheaply, warn once, and reload so new opens see the new content.
+ * At open (@opening) also hint sequential reading to the sources.
  */
-static void check_rewrite(const struct bs_blob *b)
+static void check_rewrite(const struct bs_blob *b, int opening)
 {
 	const struct bs_source *seen[4];
 	size_t nseen = 0;
@@ -491,11 +511,15 @@ static void check_rewrite(const struct bs_blob *b)
 			continue;
 		if (nseen < 4)
 			seen[nseen++] = s;
+		/* boot files are read start to end: a larger readahead
+		 * window on the shared source fd (cheap to repeat) */
+		if (opening)
+			posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 		if (bs_source_stat_fd(s, &now) < 0 ||
 		    bs_source_id_equal(&now, &s->id))
 			continue;
 		pthread_mutex_lock(&warned_lock);
-		for (j = 0; j < nwarned; j++)
+		for (j = 0; j < nwarned && j < WARNED_MAX; j++)
 			if (bs_source_id_equal(&warned[j], &now))
 				old = 1;
 		if (!old)
@@ -577,7 +601,7 @@ static void bsfs_op_open(fuse_req_t req, fuse_ino_t ino,
 			h->len = strlen(h->text);
 			fi->direct_io = 1;
 		} else {
-			check_rewrite(v->blob);
+			check_rewrite(v->blob, 1);
 			h->next_check = bsfs_now_ms() + BSFS_RECHECK_MS;
 			/* same ino means same bytes: cached pages stay good */
 			fi->keep_cache = 1;
@@ -595,6 +619,32 @@ union read_vec {
 		  (READ_MAX_BUFS - 1) * sizeof(struct fuse_buf)];
 };
 
+/*
+ * Sources without a file descriptor (remote ISOs) cannot be spliced: copy
+ * through a buffer.  The allocation is dwarfed by the network read it
+ * serves; local files never come here.
+ */
+static void read_copy(fuse_req_t req, const struct bs_blob *b, size_t size,
+		      off_t off)
+{
+	char *buf;
+	ssize_t n;
+
+	if ((uint64_t)off + size > b->size)
+		size = (size_t)(b->size - (uint64_t)off);
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = bs_blob_read(b, buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
 static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 {
 	const struct bs_blob *b = h->n->blob;
@@ -602,13 +652,14 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 	union read_vec rv;
 	struct fuse_bufvec *bv = &rv.v;
 	size_t next, covered = 0, nb = 0;
-	uint64_t now;
+	uint64_t now, prev_end;
+	int seqread;
 
 	now = bsfs_now_ms();
 	if (now >= __atomic_load_n(&h->next_check, __ATOMIC_RELAXED)) {
 		__atomic_store_n(&h->next_check, now + BSFS_RECHECK_MS,
 				 __ATOMIC_RELAXED);
-		check_rewrite(b);
+		check_rewrite(b, 0);
 	}
 	if (!b || off < 0 || (uint64_t)off >= b->size) {
 		fuse_reply_buf(req, NULL, 0);
@@ -616,6 +667,12 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 	}
 	next = bs_blob_extents(b, (uint64_t)off, size, ext, READ_MAX_BUFS,
 			       &covered);
+	for (size_t i = 0; i < next; i++) {
+		if (ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0) {
+			read_copy(req, b, size, off);
+			return;
+		}
+	}
 	memset(&rv, 0, sizeof(rv));
 	for (size_t i = 0; i < next && nb < READ_MAX_BUFS; i++) {
 		uint64_t left = ext[i].len, pos = ext[i].off;
@@ -645,6 +702,22 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		}
 		if (left)
 			break;	/* out of buffers: answer short */
+	}
+	/* sequential reader: read ahead on the source beyond this request.
+	 * FUSE requests come from several threads, out of order, which
+	 * defeats the kernel's own detection on the shared fd. */
+	prev_end = __atomic_exchange_n(&h->next_off, (uint64_t)off + covered,
+				       __ATOMIC_RELAXED);
+	seqread = (uint64_t)off + SEQ_SLACK >= prev_end &&
+		  (uint64_t)off <= prev_end + SEQ_SLACK;
+	for (size_t i = nb; seqread && i-- > 0;) {
+		if (bv->buf[i].flags & FUSE_BUF_IS_FD) {
+			posix_fadvise(bv->buf[i].fd, bv->buf[i].pos +
+				      (off_t)bv->buf[i].size,
+				      BSFS_READAHEAD_KB * 1024,
+				      POSIX_FADV_WILLNEED);
+			break;
+		}
 	}
 	bv->count = nb;
 	bv->idx = 0;
@@ -948,6 +1021,10 @@ static void bsfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* content-derived inode numbers make mtime-based invalidation
 	 * useless, and it would cost a GETATTR per read */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* Direct-I/O reads (the status file) one request at a time: with
+	 * async DIO a RELEASE was seen overtaking a READ still being
+	 * answered from the handle's buffer (ASan, reload storm test). */
+	conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	bs_debug("fuse: proto %u.%u capable 0x%x want 0x%x",
 		 conn->proto_major, conn->proto_minor, conn->capable,
 		 conn->want);

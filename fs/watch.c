@@ -25,7 +25,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -229,12 +232,36 @@ static void reload(int from_signal)
 	watch_update();
 }
 
+/*
+ * Raise the mount's readahead through its backing device in sysfs.  Done
+ * here because stat() of the mountpoint needs the FUSE loop running.
+ */
+static void tune_readahead(void)
+{
+	char path[128], val[32];
+	struct stat st;
+	int fd, n;
+
+	if (stat(bsfs.mnt, &st) < 0)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 major(st.st_dev), minor(st.st_dev));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = snprintf(val, sizeof(val), "%d\n", BSFS_READAHEAD_KB);
+	if (write(fd, val, (size_t)n) != n)
+		bs_debug("%s: %s", path, strerror(errno));
+	close(fd);
+}
+
 static void *watch_main(void *arg)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 	uint64_t first = 0, deadline = 0;
 	int pending = 0, hup = 0;
 
+	tune_readahead();
 	while (!stopping) {
 		struct pollfd pf[2] = {
 			{ .fd = ino_fd, .events = POLLIN },

@@ -160,76 +160,108 @@ static enum bs_delivery pick(const struct bs_catalog *cat,
 	return BS_DELIVERY_AUTO;	/* kernel + initrd only */
 }
 
+/*
+ * Root arguments per family and mode.  Placeholders: @H the tree's HTTP
+ * base, @F its NFS export, @n the entry name, @S.@L the AoE address, @K
+ * the ISO size in KiB.  The first row matching family and mode wins;
+ * mode AUTO rows are the fallback for the family.
+ */
+static const struct {
+	enum bs_family fam;
+	enum bs_delivery mode;
+	const char *fmt;
+} root_lines[] = {
+	{ BS_FAM_DRACUT, BS_DELIVERY_CPIO, "root=live:/@n.iso rd.live.image" },
+	{ BS_FAM_DRACUT, BS_DELIVERY_HTTP, "root=live:@H/boot/@n/@n.iso "
+	  "rd.live.image ip=dhcp rd.neednet=1" },
+	{ BS_FAM_CASPER, BS_DELIVERY_NFS, "boot=casper netboot=nfs "
+	  "nfsroot=@F/boot/@n/iso ip=dhcp" },
+	{ BS_FAM_CASPER, BS_DELIVERY_HTTP, "boot=casper ip=dhcp "
+	  "url=@H/boot/@n/@n.iso" },
+	{ BS_FAM_LIVEBOOT, BS_DELIVERY_CPIO, "boot=live live-media=/@n.iso "
+	  "live-media-offset=0" },
+	{ BS_FAM_LIVEBOOT, BS_DELIVERY_NFS, "boot=live netboot=nfs "
+	  "nfsroot=@F/boot/@n/iso" },
+	{ BS_FAM_LIVEBOOT, BS_DELIVERY_HTTP, "boot=live "
+	  "fetch=@H/boot/@n/@n.iso" },
+	{ BS_FAM_ARCHISO, BS_DELIVERY_NFS, "archisobasedir=arch "
+	  "archiso_nfs_srv=@F/boot/@n/iso" },
+	{ BS_FAM_ARCHISO, BS_DELIVERY_HTTP, "archisobasedir=arch "
+	  "archiso_http_srv=@H/boot/@n/iso/" },
+	{ BS_FAM_KIWI, BS_DELIVERY_AOE, "rd.kiwi.live.pxe "
+	  "root=live:AOEINTERFACE=e@S.@L" },
+	{ BS_FAM_KIWI, BS_DELIVERY_HTTP, "rd.kiwi.live.pxe "
+	  "root=live:@H/boot/@n/@n.iso ramdisk_size=@K" },
+};
+
+/* A server base URL or export without trailing slashes. */
+static void base_of(char *dst, size_t n, const char *s)
+{
+	snprintf(dst, n, "%s", s ? s : "");
+	for (size_t l = strlen(dst); l && dst[l - 1] == '/'; l--)
+		dst[l - 1] = '\0';
+}
+
+static void expand(char *dst, size_t n, const char *fmt,
+		   const struct bs_catalog *cat,
+		   const struct bs_entry_state *st)
+{
+	char http[512], nfs[512], num[32];
+	size_t o = 0;
+
+	base_of(http, sizeof(http), cat->server.http);
+	base_of(nfs, sizeof(nfs), cat->server.nfs);
+	for (const char *f = fmt; *f && o + 1 < n; f++) {
+		const char *put = NULL;
+		if (*f == '@' && f[1]) {
+			switch (*++f) {
+			case 'H': put = http; break;
+			case 'F': put = nfs; break;
+			case 'n': put = st->entry->name; break;
+			case 'S':
+				snprintf(num, sizeof(num), "%d",
+					 st->entry->aoe_shelf);
+				put = num;
+				break;
+			case 'L':
+				snprintf(num, sizeof(num), "%d",
+					 st->entry->aoe_slot);
+				put = num;
+				break;
+			case 'K':
+				snprintf(num, sizeof(num), "%llu",
+					 (unsigned long long)(st->iso_size /
+							      1024 + 1));
+				put = num;
+				break;
+			}
+		}
+		if (!put) {
+			dst[o++] = *f;
+			continue;
+		}
+		o += (size_t)snprintf(dst + o, n - o, "%s", put);
+		if (o >= n)
+			o = n - 1;
+	}
+	dst[o] = '\0';
+}
+
 static void root_args(const struct bs_catalog *cat,
 		      const struct bs_entry_state *st, enum bs_delivery m,
 		      char *a, size_t n)
 {
-	const char *name = st->entry->name;
-	char w[1024], http[512], nfs[512];
+	char w[1024];
 
-	/* Both name the tree's root; a trailing slash would double. */
-	snprintf(http, sizeof(http), "%s", cat->server.http ?
-		 cat->server.http : "");
-	snprintf(nfs, sizeof(nfs), "%s", cat->server.nfs ?
-		 cat->server.nfs : "");
-	for (char *b = http; *b && b[strlen(b) - 1] == '/';)
-		b[strlen(b) - 1] = '\0';
-	for (char *b = nfs; *b && b[strlen(b) - 1] == '/';)
-		b[strlen(b) - 1] = '\0';
-
-	switch (st->boot.family) {
-	case BS_FAM_DRACUT:
-		if (m == BS_DELIVERY_CPIO)
-			snprintf(w, sizeof(w), "root=live:/%s.iso "
-				 "rd.live.image", name);
-		else
-			snprintf(w, sizeof(w), "root=live:%s/boot/%s/%s.iso "
-				 "rd.live.image ip=dhcp rd.neednet=1", http,
-				 name, name);
-		break;
-	case BS_FAM_CASPER:
-		if (m == BS_DELIVERY_NFS)
-			snprintf(w, sizeof(w), "boot=casper netboot=nfs "
-				 "nfsroot=%s/boot/%s/iso ip=dhcp", nfs, name);
-		else
-			snprintf(w, sizeof(w), "boot=casper ip=dhcp "
-				 "url=%s/boot/%s/%s.iso", http, name, name);
-		break;
-	case BS_FAM_LIVEBOOT:
-		if (m == BS_DELIVERY_CPIO)
-			snprintf(w, sizeof(w), "boot=live live-media=/%s.iso "
-				 "live-media-offset=0", name);
-		else if (m == BS_DELIVERY_NFS)
-			snprintf(w, sizeof(w), "boot=live netboot=nfs "
-				 "nfsroot=%s/boot/%s/iso", nfs, name);
-		else
-			snprintf(w, sizeof(w), "boot=live fetch=%s/boot/%s/"
-				 "%s.iso", http, name, name);
-		break;
-	case BS_FAM_ARCHISO:
-		if (m == BS_DELIVERY_NFS)
-			snprintf(w, sizeof(w), "archisobasedir=arch "
-				 "archiso_nfs_srv=%s/boot/%s/iso", nfs, name);
-		else
-			snprintf(w, sizeof(w), "archisobasedir=arch "
-				 "archiso_http_srv=%s/boot/%s/iso/", http,
-				 name);
-		break;
-	case BS_FAM_KIWI:
-		if (m == BS_DELIVERY_AOE)
-			snprintf(w, sizeof(w), "rd.kiwi.live.pxe "
-				 "root=live:AOEINTERFACE=e%d.%d",
-				 st->entry->aoe_shelf, st->entry->aoe_slot);
-		else
-			snprintf(w, sizeof(w), "rd.kiwi.live.pxe "
-				 "root=live:%s/boot/%s/%s.iso ramdisk_size=%llu",
-				 http, name, name,
-				 (unsigned long long)(st->iso_size / 1024 + 1));
-		break;
-	default:
-		w[0] = '\0';
+	for (size_t i = 0; i < sizeof(root_lines) / sizeof(*root_lines);
+	     i++) {
+		if (root_lines[i].fam != st->boot.family ||
+		    root_lines[i].mode != m)
+			continue;
+		expand(w, sizeof(w), root_lines[i].fmt, cat, st);
+		join(a, n, w);
+		return;
 	}
-	join(a, n, w);
 }
 
 void bs_bootline_make(const struct bs_catalog *cat,

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "catalog_i.h"
@@ -46,6 +47,7 @@ static const struct keydef iso_keys[] = {
 	{ "delivery", V_DELIVERY, E(delivery), 0 },
 	{ "append", V_TEXT, E(append), 1 },
 	{ "aoe", V_AOE, E(aoe_shelf), 0 },
+	{ "aoe_mask", V_TEXT, E(aoe_mask), 0 },
 	{ "sha256", V_SHA256, E(sha256), 0 },
 	{ "kernel", V_TEXT, E(kernel), 0 },
 	{ "initrd", V_TEXT, E(initrd), 0 },
@@ -382,6 +384,20 @@ static void check_iso(struct build *b, const struct bs_ini_sect *sec,
 	if (e->delivery == BS_DELIVERY_AOE && !has_key(sec, "aoe"))
 		ERR(b, e->line, "[iso %s] has delivery = aoe but no 'aoe = "
 		    "SHELF.SLOT'", e->name);
+	if (e->aoe_mask) {
+		char tmp[1024], *save = NULL, *tok;
+		uint8_t mac[6];
+
+		if (e->aoe_shelf < 0)
+			ERR(b, has_key(sec, "aoe_mask"), "[iso %s] has "
+			    "aoe_mask but no 'aoe = SHELF.SLOT'", e->name);
+		snprintf(tmp, sizeof(tmp), "%s", e->aoe_mask);
+		for (tok = strtok_r(tmp, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save))
+			if (bs_mac_parse(tok, mac) < 0)
+				ERR(b, has_key(sec, "aoe_mask"), "aoe_mask: "
+				    "'%s' is not a MAC address", tok);
+	}
 	if (e->aoe_shelf < 0)
 		return;
 	uint64_t key = (uint64_t)e->aoe_shelf << 8 | (uint64_t)e->aoe_slot;
@@ -692,6 +708,7 @@ void bs_catalog_free(struct bs_catalog *cat)
 		free(e->kernel);
 		free(e->initrd);
 		free(e->image);
+		free(e->aoe_mask);
 		free_kvs(e->extra, e->nextra);
 		free(e->file);
 	}

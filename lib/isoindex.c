@@ -21,6 +21,8 @@
 
 #include <bootshelf/isoindex.h>
 
+#include "refcnt_i.h"
+
 #include "iso9660_i.h"
 
 #define ISO_BLOCK 2048
@@ -315,13 +317,13 @@ int bs_iso_open(struct bs_source *src, struct bs_iso **out,
 struct bs_iso *bs_iso_ref(struct bs_iso *iso)
 {
 	if (iso)
-		__atomic_add_fetch(&iso->refs, 1, __ATOMIC_RELAXED);
+		bs_ref_get(&iso->refs);
 	return iso;
 }
 
 void bs_iso_unref(struct bs_iso *iso)
 {
-	if (!iso || __atomic_sub_fetch(&iso->refs, 1, __ATOMIC_ACQ_REL) > 0)
+	if (!iso || !bs_ref_put(&iso->refs))
 		return;
 	node_free(iso->root);
 	bs_source_unref(iso->src);

@@ -8,6 +8,8 @@
 
 #include <bootshelf/segment.h>
 
+#include "refcnt_i.h"
+
 static struct bs_seg *grow(struct bs_blob_builder *b)
 {
 	if (b->failed)
@@ -156,13 +158,13 @@ int bs_blob_finish(struct bs_blob_builder *b, struct bs_blob **out)
 struct bs_blob *bs_blob_ref(struct bs_blob *b)
 {
 	if (b)
-		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+		bs_ref_get(&b->refs);
 	return b;
 }
 
 void bs_blob_unref(struct bs_blob *b)
 {
-	if (!b || __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) > 0)
+	if (!b || !bs_ref_put(&b->refs))
 		return;
 	release_segs(b->seg, b->nseg);
 	free(b);

@@ -11,6 +11,8 @@
 
 #include <bootshelf/source.h>
 
+#include "refcnt_i.h"
+
 static void id_from_stat(const struct stat *st, struct bs_source_id *id)
 {
 	id->dev = (uint64_t)st->st_dev;
@@ -86,13 +88,13 @@ int bs_source_new(const char *name, const struct bs_source_id *id,
 struct bs_source *bs_source_ref(struct bs_source *s)
 {
 	if (s)
-		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+		bs_ref_get(&s->refs);
 	return s;
 }
 
 void bs_source_unref(struct bs_source *s)
 {
-	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
+	if (!s || !bs_ref_put(&s->refs))
 		return;
 	if (s->ops && s->ops->close)
 		s->ops->close(s);

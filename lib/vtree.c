@@ -15,6 +15,8 @@
 #include <bootshelf/bootgen.h>
 #include <bootshelf/vtree.h>
 
+#include "refcnt_i.h"
+
 #include "vtree_i.h"
 
 struct arena {
@@ -263,13 +265,13 @@ fail:
 struct bs_vtree *bs_vtree_ref(struct bs_vtree *t)
 {
 	if (t)
-		__atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+		bs_ref_get(&t->refs);
 	return t;
 }
 
 void bs_vtree_unref(struct bs_vtree *t)
 {
-	if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
+	if (!t || !bs_ref_put(&t->refs))
 		return;
 	arena_free(t);
 	for (size_t i = 0; i < t->nstates; i++)

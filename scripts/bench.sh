@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 echo "== bench: $(date -u +%Y-%m-%dT%H:%MZ) load $(cut -d' ' -f1-3 /proc/loadavg) cores $(nproc)"
 status=0
 /usr/bin/python3 "$here/bench_core.py" "$B" || status=1
-for part in fs tftp aoe; do
+for part in fs tftp aoe remote; do
 	if [ -x "$here/bench-$part.sh" ]; then
 		"$here/bench-$part.sh" "$B" || status=1
 	fi

@@ -50,4 +50,13 @@ struct bs_tftpd_backend {
 int bs_tftpd_dir_new(const char *root, unsigned flags,
 		     const struct bs_tftpd_backend **be, void **ctx);
 
+/**
+ * Catalog backend: the tree of @catalog, built in-process.
+ * @ret 0, -EINVAL (catalog errors, logged) or negative errno
+ */
+int bs_tftpd_tree_new(const char *catalog,
+		      const struct bs_tftpd_backend **be, void **ctx);
+/* Reload the catalog backend (SIGHUP).  Keeps the old tree on error. */
+int bs_tftpd_tree_reload(void *ctx);
+
 #endif

@@ -31,11 +31,12 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: bootshelf-tftpd -s DIR [options]\n"
-"Serve the files below DIR over TFTP, read-only.\n"
+"usage: bootshelf-tftpd (-s DIR | -c CATALOG) [options]\n"
+"Serve the files below DIR, or a catalog's boot tree, over TFTP,\n"
+"read-only.\n"
 "  -s, --secure DIR       directory to serve (chroot into it as root)\n"
-"  -c, --catalog FILE     serve a bootshelf catalog tree (not available\n"
-"                         in this build)\n"
+"  -c, --catalog FILE     serve the catalog's tree in-process (no FUSE;\n"
+"                         SIGHUP or a changed catalog file reloads)\n"
 "  -a, --address A[:P]    listen address, IPv4 or [IPv6] (0.0.0.0:69)\n"
 "  -u, --user USER        run as USER after binding (root: nobody)\n"
 "  -L, -f, --foreground   stay in the foreground, log to stderr\n"
@@ -121,7 +122,7 @@ static void drop_privileges(const char *user, const char *dir)
 		       strerror(errno));
 		exit(1);
 	}
-	if (setuid(0) == 0) {
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
 		bs_err("could regain root after dropping privileges");
 		exit(1);
 	}
@@ -195,14 +196,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bs_log_init("bootshelf-tftpd", fg, verbose > 0);
-	if (catalog) {
-		bs_err("-c: the catalog backend is not available in this "
-		       "build");
-		return 1;
-	}
-	ret = bs_tftpd_dir_new(dir, dirflags, &d.be, &d.bectx);
+	if (catalog)
+		ret = bs_tftpd_tree_new(catalog, &d.be, &d.bectx);
+	else
+		ret = bs_tftpd_dir_new(dir, dirflags, &d.be, &d.bectx);
 	if (ret) {
-		bs_err("%s: %s", dir, strerror(-ret));
+		bs_err("%s: %s", catalog ? catalog : dir,
+		       ret == -EINVAL && catalog ? "catalog has errors" :
+		       strerror(-ret));
 		return 1;
 	}
 
@@ -256,6 +257,11 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	/* An ignored signal is dropped before signalfd could see it, and
+	 * SIG_IGN is inherited (nohup, some supervisors): reset first. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -269,7 +275,8 @@ int main(int argc, char **argv)
 	/* Before chroot: the notify socket lives outside the root. */
 	sd_notify(0, "READY=1");
 	drop_privileges(user, dir);
-	bs_info("serving %s (%s backend) on %s%s", dir, d.be->name,
+	bs_info("serving %s (%s backend) on %s%s", catalog ? catalog : dir,
+		d.be->name,
 		nsd > 0 ? "systemd sockets" : addr,
 		geteuid() ? "" : " as root");
 
@@ -291,9 +298,15 @@ int main(int argc, char **argv)
 				while (read(sfd, &si, sizeof(si)) ==
 				       sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
-						bs_info("SIGHUP: nothing to "
-							"reload in directory "
-							"mode");
+						if (catalog)
+							bs_tftpd_tree_reload(
+								d.bectx);
+						else
+							bs_info("SIGHUP: "
+								"nothing to "
+								"reload in "
+								"directory "
+								"mode");
 					} else {
 						running = 0;
 					}

@@ -51,12 +51,12 @@ struct tftpd_session {
 	uint32_t blksize, window;
 	uint64_t last_acked;		/* highest block acknowledged */
 	uint64_t last_sent;		/* highest block sent since then */
-	uint64_t final;			/* last block; 0 = not yet known */
+	uint64_t final;			/* last block; 0 = unknown */
 
 	/* netascii: state at the start of block last_acked + 1 */
 	uint64_t na_off, na_next_off;
 	struct bs_tftp_netascii na, na_next;
-	size_t na_len;			/* bytes of that block in slot 0 */
+	size_t na_len;			/* its length in slot 0 */
 	int na_ready;
 
 	uint32_t rto_us;		/* current retransmit timeout */
@@ -67,7 +67,7 @@ struct tftpd_session {
 
 	unsigned nslots;
 	uint8_t *slots;			/* nslots * (4 + blksize) */
-	size_t map_len;			/* of the mapping holding all this */
+	size_t map_len;			/* of the whole mapping */
 	struct iovec iov[MAX_SLOTS];
 	struct mmsghdr msgs[MAX_SLOTS];
 };
@@ -153,28 +153,9 @@ static void arm(struct tftpd *d, struct tftpd_session *s)
 
 /* ---- block numbers ------------------------------------------------- */
 
-/* Wire number of absolute block b (b >= 1; 0 is the OACK's ACK). */
 static uint16_t wire_block(const struct tftpd *d, uint64_t b)
 {
-	if (b == 0)
-		return 0;
-	if (d->cfg.rollover == 1)
-		return (uint16_t)((b - 1) % 65535 + 1);
-	return (uint16_t)b;
-}
-
-/* How far ACK n moves past block `from`, modulo the wire numbering. */
-static uint64_t ack_delta(const struct tftpd *d, uint64_t from, uint16_t n)
-{
-	if (d->cfg.rollover == 1) {
-		uint16_t w = wire_block(d, from);
-		if (n == 0)
-			return UINT64_MAX;	/* never valid after OACK */
-		if (from == 0)
-			return n;
-		return (uint64_t)((n + 65535 - w) % 65535);
-	}
-	return (uint16_t)(n - (uint16_t)from);
+	return bs_tftp_wire_block(b, d->cfg.rollover);
 }
 
 /* ---- teardown ------------------------------------------------------ */
@@ -367,7 +348,7 @@ static void on_ack(struct tftpd *d, struct tftpd_session *s, uint16_t n)
 		err = start_data(d, s);
 		goto sent;
 	}
-	delta = ack_delta(d, s->last_acked, n);
+	delta = bs_tftp_ack_advance(s->last_acked, n, d->cfg.rollover);
 	/* A duplicate (delta 0) or a block never sent: ignore it. */
 	if (delta == 0 || delta > s->last_sent - s->last_acked)
 		return;

@@ -53,7 +53,7 @@ struct tftpd {
 	struct tftpd_session **heap;
 	size_t nheap, capheap;
 	int at_limit;		/* "limit reached" already logged */
-	uint64_t now;		/* CLOCK_MONOTONIC ns, updated per wakeup */
+	uint64_t now;		/* CLOCK_MONOTONIC ns, set per wakeup */
 };
 
 /* net.c */

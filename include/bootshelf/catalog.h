@@ -87,6 +87,8 @@ struct bs_cat_entry {
 	enum bs_delivery delivery;
 	int aoe_shelf;		/* -1 when not exported over AoE */
 	int aoe_slot;
+	char *aoe_mask;		/* "MAC,MAC,...": only these initiators
+				   are answered over AoE; NULL = all */
 	struct bs_kv *extra;	/* other keys of [image] (KIWI), in order */
 	size_t nextra;
 	char *file;		/* where the section starts; owned */

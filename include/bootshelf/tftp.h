@@ -58,7 +58,7 @@ struct bs_tftp_req {
 	enum bs_tftp_op op;		/* BS_TFTP_RRQ or BS_TFTP_WRQ */
 	const char *filename;		/* NUL-terminated, non-empty */
 	enum bs_tftp_mode mode;
-	unsigned opts;			/* BS_TFTP_OPT_* present and valid */
+	unsigned opts;			/* BS_TFTP_OPT_* seen, valid */
 	uint32_t blksize;		/* clamped to 8..65464 */
 	uint64_t tsize;			/* as sent (0 in an RRQ) */
 	uint32_t timeout;		/* seconds, 1..255 */
@@ -153,6 +153,24 @@ uint16_t bs_tftp_errcode(int err, const char **msg);
 
 /* Standard text of a TFTP error code (static). */
 const char *bs_tftp_errstr(uint16_t code);
+
+/*
+ * Block numbers.  A transfer counts blocks with 64-bit absolute numbers
+ * (first DATA block is 1, 0 stands for the OACK); only the wire carries
+ * 16 bits.  After 65535 the wire number wraps to @rollover: 0 (the usual
+ * convention: iPXE, PXELINUX, curl, tftp-hpa) or 1 (some old clients).
+ */
+
+/** Wire number of absolute block @b. */
+uint16_t bs_tftp_wire_block(uint64_t b, int rollover);
+
+/**
+ * How many blocks an ACK for wire number @n moves past absolute block
+ * @acked: 0 for a duplicate, otherwise 1..65535 (the caller checks that
+ * this stays within what was sent).  UINT64_MAX for a number that can
+ * never be valid (0 after the OACK with rollover 1).
+ */
+uint64_t bs_tftp_ack_advance(uint64_t acked, uint16_t n, int rollover);
 
 /*
  * netascii (RFC 764 via RFC 1350): on the wire a line ends with CR LF

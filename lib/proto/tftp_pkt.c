@@ -1,6 +1,6 @@
 /*
  * tftp_pkt.c - TFTP packet parsing and building (RFC 1350, 2347, 2348,
- * 2349, 7440) and netascii conversion.
+ * 2349, 7440), block-number arithmetic and netascii conversion.
  *
  * Pure functions over buffers: no sockets, no files, no globals, no
  * allocation.  What a server does with a request (path checks, windows,
@@ -313,6 +313,29 @@ uint16_t bs_tftp_errcode(int err, const char **msg)
 	if (msg)
 		*msg = m ? m : bs_tftp_errstr(code);
 	return code;
+}
+
+uint16_t bs_tftp_wire_block(uint64_t b, int rollover)
+{
+	if (b == 0)
+		return 0;
+	if (rollover == 1)
+		return (uint16_t)((b - 1) % 65535 + 1);
+	return (uint16_t)b;
+}
+
+uint64_t bs_tftp_ack_advance(uint64_t acked, uint16_t n, int rollover)
+{
+	if (rollover == 1) {
+		uint16_t w = bs_tftp_wire_block(acked, 1);
+
+		if (n == 0)
+			return acked == 0 ? 0 : UINT64_MAX;
+		if (acked == 0)
+			return n;
+		return (uint64_t)((n + 65535u - w) % 65535u);
+	}
+	return (uint16_t)(n - (uint16_t)acked);
 }
 
 size_t bs_tftp_netascii_encode(struct bs_tftp_netascii *st,

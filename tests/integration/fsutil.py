@@ -13,7 +13,8 @@ import random
 import subprocess
 import time
 
-from conftest import binpath, stop, wait_until
+from conftest import (ASAN_ENV, asan_binpath, binpath, stop,
+                      wait_until)
 
 MAC = "52:54:00:12:34:56"
 
@@ -127,14 +128,21 @@ ALLOWED = ("is hidden by the catalog tree", "reload failed",
 class FsMount:
     """bootshelf-fs CATALOG MNT in the foreground, stopped by PID."""
 
-    def __init__(self, catalog, mnt, args=(), allowed_log=()):
+    def __init__(self, catalog, mnt, args=(), allowed_log=(), asan=False):
+        """asan: run the ASan+UBSan build; any report fails close()."""
         self.catalog, self.mnt = catalog, mnt
+        self.asan = asan
+        exe = binpath("bootshelf-fs")
+        if asan:
+            exe = asan_binpath("bootshelf-fs")
+            assert exe, "no ASan build: run 'make unit-asan' first"
         self.log = os.path.join(os.path.dirname(mnt) or ".",
                                 os.path.basename(mnt) + ".log")
         self.logf = open(self.log, "wb")
         self.proc = subprocess.Popen(
-            [binpath("bootshelf-fs"), "-f"] + list(args) + [catalog, mnt],
-            stdout=self.logf, stderr=subprocess.STDOUT)
+            [exe, "-f"] + list(args) + [catalog, mnt],
+            stdout=self.logf, stderr=subprocess.STDOUT,
+            env=ASAN_ENV if asan else None)
         self.allowed_log = allowed_log
         try:
             wait_until(lambda: os.path.ismount(mnt), 20, self.proc,
@@ -144,7 +152,8 @@ class FsMount:
             raise
 
     def logtext(self):
-        self.logf.flush()
+        if not self.logf.closed:
+            self.logf.flush()
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")
 
@@ -158,7 +167,19 @@ class FsMount:
         return bad
 
     def fd_count(self):
-        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+        """Descriptors the daemon manages.  libfuse's worker threads
+        (their /dev/fuse clones and splice pipes) come and go with the
+        load and are not counted."""
+        n = 0
+        d = "/proc/%d/fd" % self.proc.pid
+        for f in os.listdir(d):
+            try:
+                target = os.readlink(os.path.join(d, f))
+            except FileNotFoundError:
+                continue
+            if not target.startswith("pipe:") and target != "/dev/fuse":
+                n += 1
+        return n
 
     def hup(self):
         self.proc.send_signal(1)
@@ -175,6 +196,10 @@ class FsMount:
         if os.path.ismount(self.mnt):
             subprocess.run(["fusermount3", "-uz", self.mnt], timeout=30)
         self.logf.close()
+        if self.asan:
+            text = self.logtext()
+            assert "Sanitizer" not in text and "runtime error" not in text, \
+                text[-4000:]
         return self.proc.returncode
 
 

@@ -166,6 +166,8 @@ def test_malformed_iso(bs, bs_asan, kit, tmp_path, kind, words):
     ("[host 52:54:00:zz:34:56]\nboot = a\n", "MAC"),
     ("[iso a]\npath = /x\n[host 52:54:00:12:34:56]\nboot = b\n", "'b'"),
     ("[iso a\npath = /x\n", ":1:"),
+    ("[iso a]\npath = /x\naoe = 0.1\naoe_mask = 52:54:00:12:34:56,nope\n",
+     "'nope' is not a MAC address"),
 ])
 def test_bad_catalog(bs, bs_asan, tmp_path, text, words):
     cat = tmp_path / "c.conf"
@@ -246,3 +248,29 @@ def test_loader_configs_agree(bs, kit, tmp_path):
     assert view == ["boot.ipxe", "grub.cfg", "kiwi.config", "pxelinux.cfg"]
     assert bs("-c", cat, "cat", ".bootshelf/hosts/52-54-00-12-34-56/"
               "grub.cfg").stdout.decode() == grub
+
+
+def test_update_replaces_by_rename(bs, kit, tmp_path):
+    _, isos, bad = kit
+    import shutil
+    live = tmp_path / "live.iso"
+    shutil.copyfile(isos["fedora"][0], str(live))
+    cat = tmp_path / "c.conf"
+    write_catalog(str(cat), {"x": str(live)})
+    held = open(str(live), "rb")		# a reader of the old version
+    old = held.read()
+    ino = os.stat(str(live)).st_ino
+    # a broken image is refused and nothing changes
+    p = bs("-c", cat, "update", "x", bad["truncated"], check=False)
+    assert p.returncode == 1 and "truncated" in p.stderr.decode()
+    assert os.stat(str(live)).st_ino == ino
+    bs("-c", cat, "update", "x", isos["ubuntu"][0])
+    assert os.stat(str(live)).st_ino != ino
+    assert open(str(live), "rb").read() == open(isos["ubuntu"][0],
+                                                "rb").read()
+    held.seek(0)
+    assert held.read() == old
+    held.close()
+    out = bs("-c", cat, "list").stdout.decode()
+    assert "casper" in out
+    assert not [f for f in os.listdir(str(tmp_path)) if "bootshelf-" in f]

@@ -231,3 +231,32 @@ def test_sigterm_unmounts(tmp_path, iso):
         assert not os.path.ismount(m)
     finally:
         fs.close()
+
+
+def test_missing_dev_fuse_refused(tmp_path, iso):
+    cat = str(tmp_path / "catalog.conf")
+    write_catalog(cat, [("fed", iso["iso"])])
+    m = str(tmp_path / "m")
+    os.mkdir(m)
+    # a private mount namespace whose /dev has no fuse device
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh",
+                        "-c", 'mount -t tmpfs none /dev && exec "$0" -f '
+                        '"$1" "$2"', binpath("bootshelf-fs"), cat, m],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=30)
+    assert p.returncode == 1, p.stdout
+    assert b"/dev/fuse" in p.stdout and b"modprobe fuse" in p.stdout
+
+
+def test_uid_gid_options(tmp_path, iso):
+    cat = str(tmp_path / "catalog.conf")
+    write_catalog(cat, [("fed", iso["iso"])])
+    m = str(tmp_path / "m")
+    os.mkdir(m)
+    fs = FsMount(cat, m, args=("--uid", "65534", "--gid", "nogroup"))
+    try:
+        for p in ("boot", "boot/fed/linux", "pxelinux.cfg/default"):
+            st = os.stat(os.path.join(m, p))
+            assert (st.st_uid, st.st_gid) == (65534, 65534), p
+    finally:
+        assert fs.close() == 0

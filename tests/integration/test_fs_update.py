@@ -18,7 +18,7 @@ def initrd_iso_expect(ref, isodata, cpio_from_mount):
 
 
 @pytest.fixture
-def setup(tmp_path):
+def setup(tmp_path, request):
     d = str(tmp_path)
     ref = make_iso(d, "fed", seed=11)
     install_iso(ref)
@@ -27,7 +27,8 @@ def setup(tmp_path):
     m = os.path.join(d, "mnt")
     os.mkdir(m)
     fs = FsMount(cat, m, allowed_log=("reload failed", "catalog.conf:",
-                                      "rewritten in place"))
+                                      "rewritten in place"),
+                 asan=getattr(request, "param", False))
     yield d, ref, cat, fs
     bad = fs.bad_log_lines()
     assert fs.close() == 0
@@ -109,6 +110,7 @@ def test_catalog_syntax_error_keeps_tree(setup):
     assert b"catalog_state: ok" in read(status)
 
 
+@pytest.mark.parametrize("setup", [True], indirect=True, ids=["asan"])
 def test_parallel_readers_during_reloads(setup):
     d, ref, cat, fs = setup
     boot = os.path.join(fs.mnt, "boot", "fed")
@@ -158,7 +160,13 @@ def test_parallel_readers_during_reloads(setup):
                                                          sum(rounds)))
     assert reloads >= 1
     # no leaked descriptors once every handle is released
-    wait_for(lambda: fs.fd_count() == fds_before, 10, "fd count settles")
+    try:
+        wait_for(lambda: fs.fd_count() == fds_before, 10, "fd count settles")
+    except AssertionError:
+        raise AssertionError("fds %d -> %d: %s" % (
+            fds_before, fs.fd_count(),
+            sorted(os.readlink("/proc/%d/fd/%s" % (fs.proc.pid, f))
+                   for f in os.listdir("/proc/%d/fd" % fs.proc.pid))))
 
 
 def test_iso_rewritten_in_place_warns(setup):
@@ -174,3 +182,32 @@ def test_iso_rewritten_in_place_warns(setup):
         f.read(1 << 20)
     wait_for(lambda: "rewritten in place" in fs.logtext(), 5, "warning")
     assert "replace ISO files by rename" in fs.logtext()
+
+
+def test_dropin_and_late_iso(setup):
+    """A catalog.d/ drop-in adds an entry; an ISO that appears later at a
+    path the catalog already names shows up, and goes away when removed."""
+    d, ref, cat, fs = setup
+    boot = os.path.join(fs.mnt, "boot")
+    dropin = os.path.join(d, "catalog.d")
+    os.mkdir(dropin)
+    tmp = os.path.join(dropin, "late.conf.tmp")
+    late_path = os.path.join(d, "isos", "late.iso")
+    os.mkdir(os.path.dirname(late_path))
+    with open(tmp, "w") as f:
+        f.write("[iso late]\npath = %s\n" % late_path)
+    os.rename(tmp, os.path.join(dropin, "late.conf"))
+    status = os.path.join(fs.mnt, ".bootshelf", "status")
+    wait_for(lambda: b"[iso late]" in read(status), 5, "drop-in read")
+    assert not os.path.exists(os.path.join(boot, "late"))
+    late = make_iso(os.path.dirname(late_path), "late", seed=13)
+    t0 = time.monotonic()
+    install_iso(late)
+    wait_for(lambda: os.path.exists(os.path.join(boot, "late", "linux")), 5,
+             "late ISO")
+    print("ISO added: visible after %.3f s" % (time.monotonic() - t0))
+    assert read(os.path.join(boot, "late", "linux")) == \
+        late["files"]["images/pxeboot/vmlinuz"]
+    os.unlink(late_path)
+    wait_for(lambda: not os.path.exists(os.path.join(boot, "late")), 5,
+             "late ISO removed")

@@ -146,14 +146,17 @@ def fd_count(pid):
 class Tftpd:
     """A running bootshelf-tftpd; .port, .proc, .log_path."""
 
-    def __init__(self, root, workdir, args=(), host="127.0.0.1"):
+    def __init__(self, root, workdir, args=(), host="127.0.0.1",
+                 catalog=None):
+        """Serve directory root, or with catalog= that catalog's tree."""
         self.port = free_port()
         self.host = host
         self.log_path = os.path.join(str(workdir), "tftpd.log")
         self.log = open(self.log_path, "wb")
         addr = ("[%s]:%d" if ":" in host else "%s:%d") % (host, self.port)
-        self.argv = [binpath("bootshelf-tftpd"), "-L", "-s", str(root),
-                     "-a", addr] + [str(a) for a in args]
+        src = ["-c", str(catalog)] if catalog else ["-s", str(root)]
+        self.argv = [binpath("bootshelf-tftpd"), "-L"] + src + \
+            ["-a", addr] + [str(a) for a in args]
         self.proc = subprocess.Popen(self.argv, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self.wait_ready()

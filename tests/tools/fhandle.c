@@ -30,6 +30,7 @@ static int get(const char *path)
 	fh->handle_bytes = MAXH;
 	if (name_to_handle_at(AT_FDCWD, path, fh, &mnt, 0) < 0) {
 		perror("name_to_handle_at");
+		free(fh);
 		return 1;
 	}
 	printf("%08x", (unsigned)fh->handle_type);
@@ -53,22 +54,28 @@ static int cat(const char *mntdir, const char *hex)
 	int mfd, fd;
 
 	if (!fh || n < 8 || n % 2 || (n - 8) / 2 > MAXH ||
-	    sscanf(hex, "%8x", &t) != 1)
+	    sscanf(hex, "%8x", &t) != 1) {
+		free(fh);
 		return 2;
+	}
 	fh->handle_type = (int)t;
 	fh->handle_bytes = (unsigned)(n - 8) / 2;
 	for (unsigned i = 0; i < fh->handle_bytes; i++) {
 		unsigned v;
-		if (sscanf(hex + 8 + 2 * i, "%2x", &v) != 1)
+		if (sscanf(hex + 8 + 2 * i, "%2x", &v) != 1) {
+			free(fh);
 			return 2;
+		}
 		b[i] = (unsigned char)v;
 	}
 	mfd = open(mntdir, O_RDONLY | O_DIRECTORY);
 	if (mfd < 0) {
 		perror(mntdir);
+		free(fh);
 		return 1;
 	}
 	fd = open_by_handle_at(mfd, fh, O_RDONLY);
+	free(fh);
 	if (fd < 0) {
 		fprintf(stderr, "open_by_handle_at: %s\n", strerror(errno));
 		return 3;

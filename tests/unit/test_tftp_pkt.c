@@ -222,6 +222,57 @@ static void errcode(void **state)
 	assert_string_equal(bs_tftp_errstr(99), "Undefined error");
 }
 
+static const struct { int line; uint64_t b; int ro; uint16_t wire; }
+wire_vecs[] = {
+	{ __LINE__, 0, 0, 0 },
+	{ __LINE__, 1, 0, 1 },
+	{ __LINE__, 65535, 0, 65535 },
+	{ __LINE__, 65536, 0, 0 },
+	{ __LINE__, 65537, 0, 1 },
+	{ __LINE__, 131072, 0, 0 },
+	{ __LINE__, 0, 1, 0 },
+	{ __LINE__, 65535, 1, 65535 },
+	{ __LINE__, 65536, 1, 1 },
+	{ __LINE__, 131070, 1, 65535 },
+	{ __LINE__, 131071, 1, 1 },
+};
+
+static const struct { int line; uint64_t acked; uint16_t n; int ro;
+		      uint64_t adv; } ack_vecs[] = {
+	{ __LINE__, 0, 0, 0, 0 },		/* duplicate ACK of OACK */
+	{ __LINE__, 0, 1, 0, 1 },
+	{ __LINE__, 0, 16, 0, 16 },
+	{ __LINE__, 10, 10, 0, 0 },		/* duplicate */
+	{ __LINE__, 10, 9, 0, 65535 },		/* old: caller rejects */
+	{ __LINE__, 65530, 4, 0, 10 },	/* across the wrap to 0 */
+	{ __LINE__, 65535, 0, 0, 1 },
+	{ __LINE__, 65536, 0, 0, 0 },
+	{ __LINE__, 0, 0, 1, 0 },
+	{ __LINE__, 5, 0, 1, UINT64_MAX },
+	{ __LINE__, 0, 7, 1, 7 },
+	{ __LINE__, 65530, 4, 1, 9 },	/* 65535 is followed by 1 */
+	{ __LINE__, 65535, 1, 1, 1 },
+	{ __LINE__, 65536, 1, 1, 0 },
+	{ __LINE__, 65536, 2, 1, 1 },
+};
+
+static void block_numbers(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(wire_vecs) / sizeof(wire_vecs[0]); i++)
+		if (bs_tftp_wire_block(wire_vecs[i].b, wire_vecs[i].ro) !=
+		    wire_vecs[i].wire)
+			fail_msg("line %d", wire_vecs[i].line);
+	for (size_t i = 0; i < sizeof(ack_vecs) / sizeof(ack_vecs[0]); i++) {
+		uint64_t a = bs_tftp_ack_advance(ack_vecs[i].acked,
+						 ack_vecs[i].n,
+						 ack_vecs[i].ro);
+		if (a != ack_vecs[i].adv)
+			fail_msg("line %d: %llu", ack_vecs[i].line,
+				 (unsigned long long)a);
+	}
+}
+
 /* Encode in, cut into blocks of blk bytes, decode, compare. */
 static const struct { int line; const char *in; const char *wire;
 		      size_t blk; } na_vecs[] = {
@@ -276,6 +327,7 @@ int main(void)
 		cmocka_unit_test(build),
 		cmocka_unit_test(errcode),
 		cmocka_unit_test(netascii),
+		cmocka_unit_test(block_numbers),
 	};
 	return cmocka_run_group_tests_name("tftp_pkt", tests, NULL, NULL);
 }
