@@ -37,6 +37,8 @@ FAIL_RE = re.compile(
     r"No more network devices|Could not boot|\(initramfs\) $|"
     r"BOOTSHELF-KIWI-FAIL.*")
 
+ANSI_RE = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][0-9A-Za-z]|[A-Za-z])")
+
 # Milestones timed in every boot (seconds since QEMU started).
 MILESTONES = [("ipxe", re.compile(r"iPXE")),
               ("pxelinux", re.compile(r"LINUX \d\.\d+ PXE")),
@@ -128,12 +130,17 @@ class Netns:
             run(["ip", "netns", "del", self.name], check=False)
         run(["ip", "netns", "add", self.name])
         ip = ["ip", "-n", self.name]
-        run(ip + ["link", "set", "lo", "up"])
-        run(ip + ["link", "add", "br0", "type", "bridge", "stp_state", "0",
-                  "forward_delay", "0"])
-        run(ip + ["addr", "add", SERVER + "/24", "dev", "br0"])
-        run(ip + ["addr", "add", NET6 + "::1/64", "dev", "br0", "nodad"])
-        run(ip + ["link", "set", "br0", "up"])
+        try:
+            run(ip + ["link", "set", "lo", "up"])
+            run(ip + ["link", "add", "br0", "type", "bridge", "stp_state",
+                      "0", "forward_delay", "0"])
+            run(ip + ["addr", "add", SERVER + "/24", "dev", "br0"])
+            run(ip + ["addr", "add", NET6 + "::1/64", "dev", "br0",
+                      "nodad"])
+            run(ip + ["link", "set", "br0", "up"])
+        except BaseException:
+            self.close()
+            raise
 
     def tap(self):
         """A new tap device on the bridge, for one guest."""
@@ -181,14 +188,14 @@ class Netns:
         return p
 
     def nginx(self, root):
-        """nginx serving root read-only on port 80 (one process)."""
+        """nginx serving root read-only on port 80 (one process, as root:
+        the test directory is not readable by www-data)."""
         d = os.path.join(self.workdir, "nginx")
         os.makedirs(d, exist_ok=True)
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write("""daemon off;
 master_process off;
-user root;
 pid %(d)s/nginx.pid;
 error_log %(d)s/error.log;
 events { worker_connections 64; }
@@ -295,8 +302,11 @@ class Guest:
         qlog.close()
 
     def text(self):
+        """The serial log without carriage returns and terminal escapes
+        (pxelinux moves the cursor in the middle of its banner)."""
         with open(self.log, "rb") as f:
-            return f.read().decode(errors="replace").replace("\r", "")
+            text = f.read().decode(errors="replace").replace("\r", "")
+        return ANSI_RE.sub("", text)
 
     def poll(self):
         """Update milestones; returns True while the guest is still

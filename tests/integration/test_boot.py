@@ -81,9 +81,10 @@ def boots(tmp_path_factory):
     qemuutil.grub_underlay(root)
     mount = qemuutil.FuseMount(binpath("bootshelf-fs"), cat, root,
                                os.path.join(work, "bootshelf-fs.log"))
-    ns = qemuutil.Netns(work)
+    ns = None
     guests = {}
     try:
+        ns = qemuutil.Netns(work)
         ns.dhcp([(mac, boot) for mac, boot, _, _ in CASES.values()])
         ns.tftpd(root)
         ns.nginx(root)
@@ -108,7 +109,8 @@ def boots(tmp_path_factory):
                     % (wall, kit["dir"]))
         yield guests, kit
     finally:
-        ns.close()
+        if ns:
+            ns.close()
         mount.stop()
 
 
