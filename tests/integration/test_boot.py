@@ -41,6 +41,10 @@ CASES = {  # longest first: they run at most three at a time
                             "dlive-nfs", "debian-live"),
     "pxelinux-kiwi": ("52:54:00:b5:00:05", "pxelinux.0",
                       "kiwitest", "kiwi"),
+    # no [host] section: pxelinux.cfg/default, whose menu (menu.c32 from
+    # the underlay) times out into the catalog's [menu] default
+    "pxelinux-menu-debian": ("52:54:00:b5:00:07", "pxelinux.0",
+                             None, "debian-live"),
 }
 NFS_PSEUDO = "/bootshelf"
 TIMEOUT = 900  # per guest; a loaded 2-core host needed up to ~600 s
@@ -53,6 +57,7 @@ def write_catalog(path, kit):
         f.write("[server]\naddress = %s\nhttp = http://%s/\n"
                 "nfs = %s:%s\n\n" % (qemuutil.SERVER, qemuutil.SERVER,
                                      qemuutil.SERVER, NFS_PSEUDO))
+        f.write("[menu]\ndefault = dlive\ntimeout = 10\n\n")
         f.write("[iso fedlive]\npath = %s\nappend = console=ttyS0\n\n"
                 % kit["isos"]["dracut"])
         f.write("[iso fedlive-http]\npath = %s\ndelivery = http\n"
@@ -65,7 +70,8 @@ def write_catalog(path, kit):
                 "append = console=ttyS0\n\n" % (
                     kit["vmlinuz"], kit["kiwi_initrd"], kit["kiwi_image"]))
         for name, (mac, _, entry, _) in CASES.items():
-            f.write("[host %s]\nboot = %s\n\n" % (mac, entry))
+            if entry:
+                f.write("[host %s]\nboot = %s\n\n" % (mac, entry))
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +157,12 @@ def test_pxelinux_debian_live_nfs(boots, capsys):
     (boot/NAME/iso) from nfs-ganesha exporting the bootshelf-fs mount:
     boot=live netboot=nfs nfsroot=SERVER:/EXPORT/boot/NAME/iso."""
     check(boots, "pxelinux-debian-nfs", capsys)
+
+
+def test_pxelinux_menu_default(boots, capsys):
+    """A host the catalog does not name: pxelinux.cfg/default's menu
+    boots the [menu] default (Debian live, cpio) when it times out."""
+    check(boots, "pxelinux-menu-debian", capsys)
 
 
 def test_grub_dracut_live_http(boots, capsys):
