@@ -1,7 +1,8 @@
 /*
  * cmd_inspect.c - `bootshelf inspect ISO`: what the library sees in an
  * ISO (family, label, boot files, arguments) and which delivery modes can
- * work with the catalog's [server] settings, and why the others cannot.
+ * work with the catalog's [server] settings, and why the others cannot;
+ * what the ISO's initrd contains and the modes it rules out.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <bootshelf/bootgen.h>
 #include <bootshelf/catalog.h>
 #include <bootshelf/detect.h>
+#include <bootshelf/initrd.h>
 #include <bootshelf/isoindex.h>
 
 #include "cli.h"
@@ -28,7 +30,7 @@ int cli_inspect(struct cli *c, int argc, char **argv)
 	struct bs_error err = { 0 };
 	struct bs_source *src;
 	struct bs_bootline bl;
-	char why[256];
+	char why[256], line[1024];
 	int rc;
 
 	if (argc != 1) {
@@ -71,6 +73,13 @@ int cli_inspect(struct cli *c, int argc, char **argv)
 	printf("kernel:    %s\n", st.boot.kernel[0] ? st.boot.kernel : "-");
 	for (size_t i = 0; i < st.boot.ninitrd; i++)
 		printf("initrd:    %s\n", st.boot.initrd[i]);
+	if (st.boot.ninitrd) {
+		rc = bs_initrd_scan_iso(st.iso, &st.boot, &st.ird, &err);
+		st.ird_ok = rc == 0;
+		bs_initrd_describe(&st.ird, line, sizeof(line));
+		printf("initrd:    %s%s%s\n", line, rc < 0 ? "; " : "",
+		       rc < 0 ? err.msg : "");
+	}
 	printf("append:    %s\n", st.boot.append);
 	printf("delivery modes (with the [server] of %s):\n",
 	       cat && cat->path ? cat->path : "no catalog");
@@ -79,6 +88,10 @@ int cli_inspect(struct cli *c, int argc, char **argv)
 					   sizeof(why));
 		printf("  %-8s %-4s %s\n", bs_delivery_name(modes[i]),
 		       ok ? "yes" : "no", why);
+		if (ok && st.ird_ok &&
+		    bs_initrd_supports(&st.ird, st.boot.family, modes[i], why,
+				       sizeof(why)) != BS_IRD_YES)
+			printf("  %-8s %-4s initrd: %s\n", "", "", why);
 	}
 	bs_bootline_make(cat, &st, NULL, &bl);
 	printf("auto:      %s\n", bl.note);

@@ -136,7 +136,19 @@ int bs_delivery_check(const struct bs_catalog *cat,
 	return fam != BS_FAM_NONE && fam != BS_FAM_ELTORITO;
 }
 
-/* Best mode per family, in order of preference. */
+/* What the scanned initrd says of @mode (YES when it was not scanned). */
+static enum bs_initrd_verdict initrd_verdict(const struct bs_entry_state *st,
+					     enum bs_delivery mode,
+					     char *why, size_t n)
+{
+	why[0] = '\0';
+	if (!st->ird_ok)
+		return BS_IRD_YES;
+	return bs_initrd_supports(&st->ird, st->boot.family, mode, why, n);
+}
+
+/* Best mode per family, in order of preference; modes the initrd
+ * cannot do are passed over. */
 static enum bs_delivery pick(const struct bs_catalog *cat,
 			     const struct bs_entry_state *st)
 {
@@ -155,7 +167,9 @@ static enum bs_delivery pick(const struct bs_catalog *cat,
 	if ((size_t)f < sizeof(order) / sizeof(order[0]))
 		for (int i = 0; i < 4 && order[f][i]; i++)
 			if (bs_delivery_check(cat, st, order[f][i], why,
-					      sizeof(why)))
+					      sizeof(why)) &&
+			    initrd_verdict(st, order[f][i], why,
+					   sizeof(why)) != BS_IRD_NO)
 				return order[f][i];
 	return BS_DELIVERY_AUTO;	/* kernel + initrd only */
 }
@@ -282,6 +296,17 @@ void bs_bootline_make(const struct bs_catalog *cat,
 		 e->delivery == BS_DELIVERY_AUTO ? "auto -> " : "",
 		 m == BS_DELIVERY_AUTO ? "kernel+initrd" : bs_delivery_name(m),
 		 why);
+	if (out->usable) {
+		enum bs_initrd_verdict v = initrd_verdict(st, m, why,
+							  sizeof(why));
+		if (v != BS_IRD_YES) {
+			size_t l = strlen(out->note);
+			snprintf(out->note + l, sizeof(out->note) - l,
+				 "; initrd %s: %s", bs_initrd_verdict_name(v),
+				 why);
+			out->usable = v != BS_IRD_NO;
+		}
+	}
 	if (m == BS_DELIVERY_SANBOOT) {
 		/* pxelinux: memdisk from the underlay loads the whole ISO */
 		snprintf(out->kernel, sizeof(out->kernel), "memdisk");

@@ -161,8 +161,16 @@ char *bs_shelf_status(struct bs_shelf *s)
 			bs_text_add(&o, "volume: %s\nsize: %llu\n",
 				    st->iso->volid,
 				    (unsigned long long)st->iso_size);
+		if (st->ird_ok) {
+			char line[512];
+			bs_initrd_describe(&st->ird, line, sizeof(line));
+			bs_text_add(&o, "initrd: %s\n", line);
+		}
 		bs_bootline_make(t->cat, st, NULL, &bl);
 		bs_text_add(&o, "delivery: %s\n", bl.note);
+		if (!bl.usable)
+			bs_text_add(&o, "warning: no delivery mode can boot "
+				    "this entry as configured\n");
 	}
 	bs_vtree_unref(t);
 	if (o.failed) {

@@ -14,6 +14,7 @@
 
 #include <bootshelf/bootgen.h>
 #include <bootshelf/cpio.h>
+#include <bootshelf/memo.h>
 #include <bootshelf/vtree.h>
 
 #include "vtree_i.h"
@@ -152,6 +153,26 @@ static int add_iso_entry(struct bs_vtree *t, struct bs_isocache *cache,
 				 sizeof(st->boot.initrd[0]), "%s",
 				 tok[0] == '/' ? tok + 1 : tok);
 	}
+	/* An ISO that does not match its catalog sha256 is withdrawn. */
+	if (e->sha256) {
+		char hex[BS_DIGEST_HEX_MAX];
+		if ((rc = bs_memo_digest(iso->src, BS_DIGEST_SHA256, hex,
+					 &err)) < 0) {
+			snprintf(st->error, sizeof(st->error), "%s: sha256: "
+				 "%s", e->path, err.msg);
+			return rc == -ENOMEM ? rc : 0;
+		}
+		if (strcmp(hex, e->sha256) != 0) {
+			snprintf(st->error, sizeof(st->error), "%s: sha256 "
+				 "mismatch (catalog %s, file %s): entry "
+				 "withdrawn", e->path, e->sha256, hex);
+			return 0;
+		}
+	}
+	/* What the initrd can do decides the delivery mode (auto). */
+	if (st->boot.ninitrd &&
+	    bs_memo_initrd(iso, &st->boot, &st->ird, &err) == 0)
+		st->ird_ok = 1;
 	if (!(boot = bs_vt_dir(t, t->root, "boot")) ||
 	    !(dir = bs_vt_dir(t, boot, e->name)) ||
 	    !(iso_dir = bs_vt_dir(t, dir, "iso")))
@@ -202,6 +223,35 @@ static int add_iso_entry(struct bs_vtree *t, struct bs_isocache *cache,
 	return 0;
 }
 
+/*
+ * image/<name>.md5 as KIWI's netboot reads it: "<md5> <blocks>
+ * <blocksize>".  The digest is computed once per image version (memo),
+ * never per read.
+ */
+static int add_image_md5(struct bs_vtree *t, struct bs_vnode *dir,
+			 const char *name, struct bs_source *img,
+			 struct bs_entry_state *st)
+{
+	char hex[BS_DIGEST_HEX_MAX], fname[BS_NAME_MAX + 8];
+	struct bs_error err = { 0 };
+	struct bs_text txt = { 0 };
+	struct bs_vnode *n;
+	int rc;
+
+	if ((rc = bs_memo_digest(img, BS_DIGEST_MD5, hex, &err)) < 0) {
+		snprintf(st->error, sizeof(st->error), "%s: md5: %s",
+			 img->path, err.msg);
+		return rc == -ENOMEM ? rc : 0;
+	}
+	bs_text_add(&txt, "%s %llu 4096\n", hex,
+		    (unsigned long long)((img->id.size + 4095) / 4096));
+	snprintf(fname, sizeof(fname), "%s.md5", name);
+	if (!(n = bs_vt_text(t, dir, fname, &txt)))
+		return -ENOMEM;
+	n->mtime = img->id.mtime_ns / 1000000000LL;
+	return 0;
+}
+
 /* [image NAME]: kernel and initrd from local files, the root image under
  * image/. */
 static int add_image_entry(struct bs_vtree *t, struct bs_entry_state *st)
@@ -233,6 +283,8 @@ static int add_image_entry(struct bs_vtree *t, struct bs_entry_state *st)
 		bs_blob_add_source(&b, src[i], 0, src[i]->id.size);
 		rc = finish_file(t, dir[i], names[i], &b, src[i]);
 	}
+	if (rc == 0)
+		rc = add_image_md5(t, dir[2], e->name, src[2], st);
 	st->ok = rc == 0;
 	st->boot.family = BS_FAM_GENERIC;
 	snprintf(st->boot.why, sizeof(st->boot.why), "KIWI PXE image");

@@ -235,6 +235,10 @@ for srv in ours hpa; do
 	R[$srv,storm]=$(awk -v s=$((STORM * (STORM_MIB << 20))) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", s/(b-a)/1e6}')
 	R[$srv,stormfail]=$fails
 	R[$srv,stormrss]=$((peak / 1024))
+	if [ "$srv" = ours ]; then
+		grep 'RRQ' "$work/ours.log" | grep -v ': ok$' | head -n 5 |
+			sed 's/^/    /'
+	fi
 	echo "  aggregate ${R[$srv,storm]} MB/s in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s, failed $fails of $STORM, peak RSS ${R[$srv,stormrss]} MiB"
 	stop_server
 done

@@ -665,6 +665,13 @@ void tftpd_request(struct tftpd *d, struct tftpd_listener *l,
 	}
 	if (s->oack.opts) {
 		s->state = ST_OACK;
+		/*
+		 * Wait longer before the first OACK resend: a client is
+		 * slowest at the start of a transfer, and some (atftp 0.8)
+		 * abort on a duplicate OACK that arrives after their ACK 0.
+		 * on_ack() goes back to the base timeout.
+		 */
+		s->rto_us = 2 * s->base_us;
 		err = send_oack(s);
 	} else {
 		err = start_data(d, s);

@@ -28,6 +28,7 @@
 
 #include <bootshelf/catalog.h>
 #include <bootshelf/detect.h>
+#include <bootshelf/initrd.h>
 #include <bootshelf/isoindex.h>
 #include <bootshelf/segment.h>
 
@@ -61,6 +62,8 @@ struct bs_entry_state {
 	struct bs_iso *iso;			/* reference, or NULL */
 	uint64_t iso_size;
 	int cpio_ok;				/* iso.cpio exists */
+	int ird_ok;				/* ird holds a scan */
+	struct bs_initrd_info ird;		/* what the initrd has */
 };
 
 struct bs_vtree {

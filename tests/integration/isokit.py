@@ -1,9 +1,76 @@
 """Build test ISO images with xorriso, one per boot-family layout, plus
 malformed ones.  Nothing binary is committed: every image is made here,
 from random bytes, in the test's own directory."""
+import gzip
 import os
 import struct
 import subprocess
+
+# What each family's initramfs contains that tells the boot modes apart
+# (the names bootshelf's initrd scanner looks for).
+MODULES = ["lib/modules/6.1.0-18-amd64/kernel/fs/isofs/isofs.ko.xz",
+           "lib/modules/6.1.0-18-amd64/kernel/drivers/block/loop.ko.xz",
+           "lib/modules/6.1.0-18-amd64/kernel/fs/squashfs/squashfs.ko.xz",
+           "lib/modules/6.1.0-18-amd64/kernel/fs/overlayfs/overlay.ko.xz"]
+INITRD_FILES = {
+    "fedora": ["lib/dracut/", "usr/sbin/dmsquash-live-root",
+               "usr/sbin/livenetroot", "usr/sbin/nfsroot"] + MODULES,
+    "ubuntu": ["scripts/casper", "scripts/functions",
+               "usr/bin/nfsmount"] + MODULES,
+    "debian-live": ["lib/live/boot/9990-main.sh", "scripts/live",
+                    "scripts/functions", "usr/bin/nfsmount"] + MODULES,
+    "arch": ["init_functions", "hooks/archiso", "hooks/archiso_pxe_http",
+             "hooks/archiso_pxe_nfs"] + MODULES,
+    "kiwi": ["lib/dracut/", "usr/lib/dracut/hooks/pre-mount/"
+             "kiwi-live-root.sh", "lib/modules/6.1.0-18-amd64/kernel/"
+             "drivers/block/aoe/aoe.ko.xz"] + MODULES,
+    "debian-installer": ["init", "lib/debian-installer/menu"],
+    "generic": ["init"],
+}
+
+
+def newc(names, pad_to=0):
+    """A newc cpio archive of empty files (and directories for names
+    ending in '/'), parents first, then a filler file to reach about
+    pad_to bytes, then TRAILER!!!."""
+    out = bytearray()
+    ino = [1]
+
+    def entry(name, mode, data=b""):
+        hdr = "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X" % (
+            ino[0], mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0,
+            len(name) + 1, 0)
+        ino[0] += 1
+        out.extend(hdr.encode() + name.encode() + b"\0")
+        out.extend(b"\0" * ((4 - len(out) % 4) % 4))
+        out.extend(data)
+        out.extend(b"\0" * ((4 - len(out) % 4) % 4))
+
+    made = set()
+    for n in names:
+        parts = n.rstrip("/").split("/")
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            if d not in made:
+                made.add(d)
+                entry(d, 0o40755)
+        if n.endswith("/"):
+            if n.rstrip("/") not in made:
+                made.add(n.rstrip("/"))
+                entry(n.rstrip("/"), 0o40755)
+        else:
+            entry(n, 0o100755)
+    if pad_to > len(out):
+        entry("filler", 0o100644, os.urandom(pad_to - len(out)))
+    entry("TRAILER!!!", 0)
+    return bytes(out)
+
+
+def initrd_bytes(fam, size):
+    """A gzip-compressed initramfs of about @size bytes, as distributions
+    ship them (random filler keeps it from compressing away)."""
+    return gzip.compress(newc(INITRD_FILES.get(fam, ["init"]), size),
+                         compresslevel=1)
 
 FAMILIES = {
     # name: (volume id, {path: size or text}, expected family, kernel, initrd)
@@ -61,12 +128,16 @@ FAMILIES = {
 }
 
 
-def make_tree(root, files, seed):
+def make_tree(root, files, seed, initrd=None):
+    """Write @files; the one named @initrd becomes a real initramfs for
+    family @seed."""
     for rel, content in files.items():
         p = os.path.join(root, rel)
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "wb") as f:
-            if isinstance(content, int):
+            if rel == initrd:
+                f.write(initrd_bytes(seed, content))
+            elif isinstance(content, int):
                 f.write(os.urandom(content))
             else:
                 f.write(content.encode())
@@ -82,7 +153,7 @@ def xorriso(src, out, volid, extra=()):
 def make_family(workdir, fam):
     volid, files, family, kernel, initrd = FAMILIES[fam]
     src = os.path.join(workdir, fam + ".src")
-    make_tree(src, files, fam)
+    make_tree(src, files, fam, initrd)
     out = os.path.join(workdir, fam + ".iso")
     xorriso(src, out, volid)
     return out, src

@@ -274,3 +274,63 @@ def test_update_replaces_by_rename(bs, kit, tmp_path):
     out = bs("-c", cat, "list").stdout.decode()
     assert "casper" in out
     assert not [f for f in os.listdir(str(tmp_path)) if "bootshelf-" in f]
+
+
+def test_sha256_integrity(bs, kit, tmp_path):
+    """A wrong sha256 withdraws the entry with a clear error; the right
+    one keeps it."""
+    import hashlib
+    _, isos, _ = kit
+    iso = isos["generic"][0]
+    good = hashlib.sha256(open(iso, "rb").read()).hexdigest()
+    cat = tmp_path / "c.conf"
+    cat.write_text("[iso ok]\npath = %s\nsha256 = %s\n\n"
+                   "[iso bad]\npath = %s\nsha256 = %s\n"
+                   % (iso, good, iso, "0" * 64))
+    p = bs("-c", cat, "check", check=False)
+    assert p.returncode == 1
+    err = p.stderr.decode()
+    assert "entry 'bad'" in err and "sha256 mismatch" in err and good in err
+    assert bs("-c", cat, "ls", "boot").stdout.decode().split() == ["ok"]
+
+
+def test_image_md5(bs, kit, tmp_path):
+    import hashlib
+    _, isos, _ = kit
+    src = isos["fedora"][1]
+    img = src + "/LiveOS/squashfs.img"
+    cat = tmp_path / "c.conf"
+    cat.write_text("[image k]\nkernel = %s/images/pxeboot/vmlinuz\n"
+                   "initrd = %s/images/pxeboot/initrd.img\nimage = %s\n"
+                   % (src, src, img))
+    data = open(img, "rb").read()
+    line = bs("-c", cat, "cat", "image/k.md5").stdout.decode()
+    assert line == "%s %d 4096\n" % (hashlib.md5(data).hexdigest(),
+                                     (len(data) + 4095) // 4096)
+
+
+def test_initrd_decides_auto_mode(bs, kit, tmp_path, monkeypatch):
+    """A live-boot ISO whose initrd has no iso9660 driver (a module list
+    without isofs) can neither loop-mount an appended ISO nor a fetched
+    one: auto passes over cpio and http and picks the NFS root, and
+    inspect says why."""
+    mods = [m for m in isokit.MODULES if "isofs" not in m]
+    monkeypatch.setitem(isokit.INITRD_FILES, "debian-live",
+                        ["lib/live/boot/9990-main.sh", "scripts/live",
+                         "scripts/functions", "usr/bin/nfsmount",
+                         "lib/modules/6.1.0-18-amd64/modules.builtin",
+                         "lib/modules/6.1.0-18-amd64/kernel/fs/nfs/"
+                         "nfs.ko.xz"] + mods)
+    iso, _ = isokit.make_family(str(tmp_path), "debian-live")
+    cat = tmp_path / "c.conf"
+    write_catalog(str(cat), {"f": iso})
+    text = cat.read_text().replace(
+        "[server]\n", "[server]\nnfs = 10.0.0.1:/srv/tftpboot\n")
+    cat.write_text(text)
+    out = bs("-c", cat, "inspect", iso).stdout.decode()
+    assert "live-boot" in out and "no isofs module" in out
+    menu = bs("-c", cat, "cat", "pxelinux.cfg/default").stdout.decode()
+    assert "auto -> nfs" in menu
+    assert "nfsroot=10.0.0.1:/srv/tftpboot/boot/f/iso" in menu
+    status = bs("-c", cat, "cat", ".bootshelf/status").stdout.decode()
+    assert "initrd: gzip" in status

@@ -98,7 +98,8 @@ def test_catalog_syntax_error_keeps_tree(setup):
     with open(tmp, "w") as f:
         f.write("[iso fed]\npath = %s\n[iso broken\n" % ref["iso"])
     os.rename(tmp, cat)
-    wait_for(lambda: b"invalid" in read(status), 5, "status shows error")
+    wait_for(lambda: b"catalog_state: invalid" in read(status), 5,
+             "status shows error")
     text = read(status).decode()
     assert "catalog.conf:3" in text, text
     assert read(linux) == ref["files"]["images/pxeboot/vmlinuz"]

@@ -10,20 +10,17 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include <bootshelf/cpio.h>
 #include <bootshelf/segment.h>
 
-static struct bs_source *temp_source(const uint8_t *data, size_t len)
+/* A source over a temporary file that is already unlinked. */
+static struct bs_source *temp_src(const uint8_t *data, size_t len)
 {
 	char path[] = "/tmp/bs-unit-XXXXXX";
-	int fd = mkstemp(path);
-	struct bs_source *s = NULL;
-	struct bs_error e;
+	struct bs_source *s = temp_source(data, len, path);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-	assert_int_equal(bs_source_open(path, &s, &e), 0);
 	unlink(path);
 	return s;
 }
@@ -38,7 +35,7 @@ static void blob_read_spans_segments(void **state)
 	(void)state;
 	for (int i = 0; i < 100; i++)
 		data[i] = (uint8_t)(i + 1);
-	src = temp_source(data, sizeof(data));
+	src = temp_src(data, sizeof(data));
 	/* want = data[10..40) "hdr" 5 zeros data[50..100) */
 	bs_blob_add_source(&b, src, 10, 30);
 	bs_blob_add_bytes(&b, "hdr", 3);
@@ -69,7 +66,7 @@ static void adjacent_source_ranges_merge(void **state)
 	uint8_t data[64] = { 0 };
 	struct bs_blob_builder b = { 0 };
 	struct bs_blob *blob;
-	struct bs_source *src = temp_source(data, sizeof(data));
+	struct bs_source *src = temp_src(data, sizeof(data));
 
 	(void)state;
 	bs_blob_add_source(&b, src, 0, 16);
@@ -90,7 +87,7 @@ static void extents_describe_ranges(void **state)
 	struct bs_blob_builder b = { 0 };
 	struct bs_blob *blob;
 	struct bs_extent ex[2];
-	struct bs_source *src = temp_source(data, sizeof(data));
+	struct bs_source *src = temp_src(data, sizeof(data));
 	size_t covered, n;
 
 	(void)state;
@@ -120,7 +117,7 @@ static void shrunk_source_is_eio_not_zeros(void **state)
 	uint8_t data[16] = { 1 };
 	struct bs_blob_builder b = { 0 };
 	struct bs_blob *blob;
-	struct bs_source *src = temp_source(data, sizeof(data));
+	struct bs_source *src = temp_src(data, sizeof(data));
 	uint8_t out[64];
 
 	(void)state;

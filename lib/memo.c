@@ -1,0 +1,136 @@
+/*
+ * memo.c - remember expensive per-file results (see memo.h).  A small
+ * list with move-to-front: catalogs of thousands of entries want a hash.
+ * The lock is not held while computing, so two threads may compute the
+ * same result once each; both store the same answer.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bootshelf/memo.h>
+
+enum memo_kind { MEMO_DIGEST, MEMO_INITRD };
+
+struct memo {
+	struct memo *next;
+	enum memo_kind kind;
+	struct bs_source_id id;
+	char key[BS_MAX_INITRDS * 256 + 8];	/* algorithm or initrd list */
+	int rc;
+	struct bs_error err;
+	char hex[BS_DIGEST_HEX_MAX];
+	struct bs_initrd_info ird;
+};
+
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct memo *memo_list;	/* protected by memo_lock, MRU first */
+static size_t memo_n;
+
+/* Copy of a remembered result into @out; 1 if found. */
+static int lookup(enum memo_kind kind, const struct bs_source_id *id,
+		  const char *key, struct memo *out)
+{
+	struct memo **pp, *m;
+
+	pthread_mutex_lock(&memo_lock);
+	for (pp = &memo_list; (m = *pp); pp = &m->next) {
+		if (m->kind == kind && bs_source_id_equal(&m->id, id) &&
+		    strcmp(m->key, key) == 0) {
+			*pp = m->next;		/* move to front */
+			m->next = memo_list;
+			memo_list = m;
+			*out = *m;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&memo_lock);
+	return m != NULL;
+}
+
+static void store(const struct memo *val)
+{
+	struct memo *m = malloc(sizeof(*m));
+
+	if (!m)
+		return;		/* not remembered: computed again next time */
+	*m = *val;
+	pthread_mutex_lock(&memo_lock);
+	m->next = memo_list;
+	memo_list = m;
+	if (++memo_n > BS_MEMO_MAX) {
+		struct memo **pp = &memo_list;
+		while ((*pp)->next)
+			pp = &(*pp)->next;
+		free(*pp);
+		*pp = NULL;
+		memo_n--;
+	}
+	pthread_mutex_unlock(&memo_lock);
+}
+
+int bs_memo_digest(struct bs_source *src, enum bs_digest_alg alg,
+		   char hex[BS_DIGEST_HEX_MAX], struct bs_error *err)
+{
+	struct bs_blob_builder b = { 0 };
+	struct bs_blob *blob;
+	struct memo *v = calloc(1, sizeof(*v));
+	int rc;
+
+	if (!v)
+		return bs_error_set(err, -ENOMEM, "out of memory");
+	v->kind = MEMO_DIGEST;
+	v->id = src->id;
+	strcpy(v->key, bs_digest_name(alg));
+	if (!lookup(MEMO_DIGEST, &src->id, v->key, v)) {
+		bs_blob_add_source(&b, src, 0, src->id.size);
+		if ((v->rc = bs_blob_finish(&b, &blob)) == 0) {
+			v->rc = bs_digest_blob(blob, alg, v->hex, &v->err);
+			bs_blob_unref(blob);
+		}
+		/* a read error may pass: only remember answers */
+		if (v->rc == 0)
+			store(v);
+	}
+	rc = v->rc;
+	if (rc == 0)
+		memcpy(hex, v->hex, BS_DIGEST_HEX_MAX);
+	else if (err)
+		*err = v->err;
+	free(v);
+	return rc;
+}
+
+int bs_memo_initrd(const struct bs_iso *iso, const struct bs_bootinfo *bi,
+		   struct bs_initrd_info *out, struct bs_error *err)
+{
+	struct memo *v = calloc(1, sizeof(*v));
+	size_t o = 0;
+	int rc;
+
+	if (!v)
+		return bs_error_set(err, -ENOMEM, "out of memory");
+	v->kind = MEMO_INITRD;
+	v->id = iso->src->id;
+	for (size_t i = 0; i < bi->ninitrd; i++) {
+		size_t l = strlen(bi->initrd[i]);
+		if (o + l + 2 > sizeof(v->key))
+			break;
+		memcpy(v->key + o, bi->initrd[i], l);
+		o += l;
+		v->key[o++] = ',';
+	}
+	v->key[o] = '\0';
+	if (!lookup(MEMO_INITRD, &v->id, v->key, v)) {
+		v->rc = bs_initrd_scan_iso(iso, bi, &v->ird, &v->err);
+		if (v->rc != -EIO && v->rc != -ENOMEM)
+			store(v);
+	}
+	rc = v->rc;
+	*out = v->ird;
+	if (rc < 0 && err)
+		*err = v->err;
+	free(v);
+	return rc;
+}
