@@ -91,4 +91,9 @@ if [ -x "$B/bootshelf-fs" ]; then
 		cat "$work/tftpd.log"
 	fi
 fi
+if [ -x "$B/bootshelf-fs" ] && command -v qemu-system-x86_64 >/dev/null &&
+	[ "${BOOTSHELF_DEMO_BOOT:-1}" != 0 ]; then
+	step "A QEMU guest PXE-boots a live ISO from a bootshelf-fs mount"
+	/usr/bin/python3 "$(dirname "$0")/demo_boot.py" "$B"
+fi
 step "Done"
