@@ -120,8 +120,11 @@ exec ganesha.nfsd -F -f %(d)s/ganesha.conf -L %(d)s/ganesha.log \\
 class Netns:
     """A network namespace with a bridge, taps and servers on it."""
 
+    _count = 0
+
     def __init__(self, workdir):
-        self.name = "bs-qemu-%d" % os.getpid()
+        Netns._count += 1
+        self.name = "bs-qemu-%d-%d" % (os.getpid(), Netns._count)
         self.workdir = workdir
         self.procs = []
         self.ntaps = 0
@@ -185,6 +188,15 @@ class Netns:
         p = self.bg("in.tftpd.log", ["in.tftpd", "-L", "-v", "-u", user,
                                   "-a", SERVER + ":69", "-s", root])
         self._wait_port(p, "udp", 69, "in.tftpd")
+        return p
+
+    def bootshelf_tftpd(self, exe, root, user="root"):
+        """bootshelf-tftpd in place of tftpd-hpa, serving the same
+        directory (the mount) on port 69."""
+        p = self.bg("bootshelf-tftpd.log", [exe, "-L", "-u", user,
+                                            "-a", SERVER + ":69", "-s",
+                                            root])
+        self._wait_port(p, "udp", 69, "bootshelf-tftpd")
         return p
 
     def nginx(self, root):
