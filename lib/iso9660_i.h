@@ -14,4 +14,8 @@
 int bs_iso9660_check(struct bs_source *src, uint64_t size,
 		     struct bs_error *err);
 
+/* Free an index node and its subtree (NULL is fine).  Shared with the
+ * on-disk index cache, which builds the same nodes. */
+void bs_iso_node_free(struct bs_iso_node *n);
+
 #endif

@@ -27,6 +27,7 @@
 #include <bootshelf/log.h>
 
 #include "isocache_i.h"
+#include "iso9660_i.h"
 
 #define STR_MAX 4096		/* names, targets, paths in the payload */
 
@@ -259,19 +260,6 @@ static char *get_str(struct rbuf *r)
 	return s;
 }
 
-static void node_free(struct bs_iso_node *n)
-{
-	if (!n)
-		return;
-	for (size_t i = 0; i < n->nkids; i++)
-		node_free(n->kids[i]);
-	free(n->kids);
-	free(n->ext);
-	free(n->target);
-	free(n->name);
-	free(n);
-}
-
 /* One node and its subtree; NULL on bad input (r->bad) or ENOMEM. */
 static struct bs_iso_node *get_node(struct rbuf *r, int depth, int *oom)
 {
@@ -347,7 +335,7 @@ bad:
 fail:
 	if (!r->bad && !*oom)
 		*oom = 1;	/* get_str's malloc failed */
-	node_free(n);
+	bs_iso_node_free(n);
 	return NULL;
 }
 
@@ -434,7 +422,7 @@ out_oom:
 	rc = -ENOMEM;
 out:
 	if (iso) {
-		node_free(iso->root);
+		bs_iso_node_free(iso->root);
 		free(iso);
 	}
 	if (rc < 0)

@@ -54,12 +54,12 @@ static int ds_read_block(IsoDataSource *ds, uint32_t lba, uint8_t *buf)
 	return (int)ISO_DATA_SOURCE_MISHAP;
 }
 
-static void node_free(struct bs_iso_node *n)
+void bs_iso_node_free(struct bs_iso_node *n)
 {
 	if (!n)
 		return;
 	for (size_t i = 0; i < n->nkids; i++)
-		node_free(n->kids[i]);
+		bs_iso_node_free(n->kids[i]);
 	free(n->kids);
 	free(n->ext);
 	free(n->target);
@@ -325,7 +325,7 @@ void bs_iso_unref(struct bs_iso *iso)
 {
 	if (!iso || !bs_ref_put(&iso->refs))
 		return;
-	node_free(iso->root);
+	bs_iso_node_free(iso->root);
 	bs_source_unref(iso->src);
 	free(iso);
 }
