@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,6 +83,7 @@ static const struct keydef image_keys[] = {
 static const struct keydef host_keys[] = {
 	{ "boot", V_REF, H(boot), 0 },	{ "append", V_TEXT, H(append), 1 },
 	{ "label", V_TEXT, H(label), 1 },
+	{ "ip", V_WORD, H(ip), 0 },
 	{ NULL, 0, 0, 0 },
 };
 static const struct keydef server_keys[] = {
@@ -650,6 +652,12 @@ static void do_host(struct build *b, const struct bs_ini_sect *sec,
 		}
 	if (!has_key(sec, "boot"))
 		ERR(b, sec->line, "[host %s] needs 'boot'", ms);
+	if (h->ip) {
+		struct in_addr a;
+		if (inet_pton(AF_INET, h->ip, &a) != 1)
+			ERR(b, has_key(sec, "ip"), "[host %s] ip: '%s' is not "
+			    "an IPv4 address", ms, h->ip);
+	}
 }
 
 /* [server] and [menu]: at most one of each in the whole catalog. */
@@ -835,6 +843,7 @@ void bs_catalog_free(struct bs_catalog *cat)
 		free(h->boot);
 		free(h->append);
 		free(h->label);
+		free(h->ip);
 		free_kvs(h->extra, h->nextra);
 		free(h->file);
 	}

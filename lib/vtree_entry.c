@@ -7,6 +7,7 @@
  * trailer, initrd+iso = initrd + zero pad to 4 + iso.cpio (what
  * livecd-iso-to-pxeboot builds, without copying).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -337,6 +338,26 @@ struct menus {
 	struct bs_vnode *pxe_def, *grub_def, *ipxe_def, *kiwi_def;
 };
 
+/*
+ * pxelinux and GRUB also look for the client's IPv4 address in upper-case
+ * hex (C000025B), pxelinux before falling back to "default": serve the
+ * host's pxelinux config under that name too.  (The shortened prefixes
+ * are left alone: they would match other hosts.)
+ */
+static int add_hexip(struct bs_vtree *t, struct menus *m, const char *ip,
+		     const struct bs_vnode *pxe)
+{
+	struct in_addr a;
+	char name[16];
+	uint32_t v;
+
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return 0;	/* the catalog reported it */
+	v = ntohl(a.s_addr);
+	snprintf(name, sizeof(name), "%08X", v);
+	return alias(t, m->pxe, name, pxe);
+}
+
 /* Everything one [host] gets, and its .bootshelf/hosts/<mac>/ view. */
 static int add_host(struct bs_vtree *t, struct menus *m,
 		    struct bs_vnode *hosts, const struct bs_cat_host *h)
@@ -354,6 +375,8 @@ static int add_host(struct bs_vtree *t, struct menus *m,
 		snprintf(name, sizeof(name), "01-%s", mac);
 		bs_gen_pxelinux_host(t, h, st, &txt);
 		if (!(pxe = gen(t, m->pxe, name, &txt)))
+			return -ENOMEM;
+		if (h->ip && add_hexip(t, m, h->ip, pxe) < 0)
 			return -ENOMEM;
 		memset(&txt, 0, sizeof(txt));
 		snprintf(name, sizeof(name), "grub.cfg-01-%s", mac);

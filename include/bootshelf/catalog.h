@@ -15,7 +15,7 @@
  *                  delivery, append, aoe, aoe_mask, sha256, kernel,
  *                  initrd (overrides of what detection finds)
  *   [image NAME]   kernel, initrd, image, label, append, and KIWI keys
- *   [host MAC]     boot, append, label, kiwi keys
+ *   [host MAC]     boot, append, label, ip, kiwi keys
  *
  * Loading never stops at the first problem: every problem becomes a
  * struct bs_diag with FILE:LINE.  Errors make the catalog invalid; a
@@ -105,6 +105,8 @@ struct bs_cat_host {
 	char *boot;		/* entry name, validated to exist */
 	char *append;
 	char *label;
+	char *ip;		/* IPv4 address or NULL: its configs are
+				   also served under the hex-IP names */
 	struct bs_kv *extra;	/* KIWI keys etc., in order */
 	size_t nextra;
 	char *file;

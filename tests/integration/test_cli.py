@@ -123,6 +123,13 @@ def test_pxelinux_configs(bs, kit, tmp_path):
     assert "rd.live.check" not in host
     ls = bs("-c", cat, "ls", "pxelinux.cfg").stdout.decode().split()
     assert ls == ["01-52-54-00-12-34-56", "default"]
+    # with an address, the same config under pxelinux's hex-IP name
+    with open(str(cat), "a") as f:
+        f.write("ip = 192.0.2.91\n")
+    ls = bs("-c", cat, "ls", "pxelinux.cfg").stdout.decode().split()
+    assert ls == ["01-52-54-00-12-34-56", "C000025B", "default"]
+    assert bs("-c", cat, "cat", "pxelinux.cfg/C000025B").stdout.decode() \
+        == host
 
 
 def test_missing_iso_is_reported_not_fatal(bs, kit, tmp_path):
@@ -168,6 +175,8 @@ def test_malformed_iso(bs, bs_asan, kit, tmp_path, kind, words):
     ("[iso a\npath = /x\n", ":1:"),
     ("[iso a]\npath = /x\naoe = 0.1\naoe_mask = 52:54:00:12:34:56,nope\n",
      "'nope' is not a MAC address"),
+    ("[iso a]\npath = /x\n[host 52:54:00:12:34:56]\nboot = a\n"
+     "ip = 10.0.0.300\n", "not an IPv4 address"),
 ])
 def test_bad_catalog(bs, bs_asan, tmp_path, text, words):
     cat = tmp_path / "c.conf"
