@@ -134,38 +134,6 @@ static void remember(struct bs_isocache *c, const char *key,
 	pthread_mutex_unlock(&c->lock);
 }
 
-int bs_isocache_get(struct bs_isocache *c, const char *path,
-		    struct bs_iso **out, struct bs_error *err)
-{
-	struct bs_source_id id;
-	struct bs_source *src;
-	struct cached *e;
-	int rc;
-
-	*out = NULL;
-	if (bs_source_stat_path(path, &id) == 0) {
-		pthread_mutex_lock(&c->lock);
-		if ((e = find(c, path)) &&
-		    bs_source_id_equal(&e->iso->src->id, &id)) {
-			e->used = 1;
-			*out = bs_iso_ref(e->iso);
-		}
-		pthread_mutex_unlock(&c->lock);
-		if (*out)
-			return 0;
-	}
-	if ((rc = bs_source_open(path, &src, err)) < 0)
-		return rc;
-	rc = bs_iso_open(src, out, err);
-	bs_source_unref(src);
-	if (rc < 0) {
-		bs_error_prefix(err, "%s", path);
-		return rc;
-	}
-	remember(c, path, *out, NULL);
-	return 0;
-}
-
 void bs_isocache_sweep(struct bs_isocache *c)
 {
 	pthread_mutex_lock(&c->lock);

@@ -87,12 +87,6 @@ struct bs_isocache;
 struct bs_isocache *bs_isocache_new(void);
 void bs_isocache_free(struct bs_isocache *c);
 /**
- * Index of the file now at @path, from the cache when its identity is
- * unchanged.  @ret 0 with a new reference in *out, or -errno with @err.
- */
-int bs_isocache_get(struct bs_isocache *c, const char *path,
-		    struct bs_iso **out, struct bs_error *err);
-/**
  * Index and detected boot information of catalog entry @e (an [iso]
  * with path or url), from memory or the on-disk cache when its identity
  * is unchanged, else read afresh (and cached).  Remote objects are read
@@ -104,7 +98,7 @@ int bs_isocache_get(struct bs_isocache *c, const char *path,
 int bs_isocache_open(struct bs_isocache *c, const struct bs_catalog *cat,
 		     const struct bs_cat_entry *e, struct bs_iso **out,
 		     struct bs_bootinfo *boot, struct bs_error *err);
-/* Forget entries not used by any get since the last sweep. */
+/* Forget entries not used by any open since the last sweep. */
 void bs_isocache_sweep(struct bs_isocache *c);
 
 /**

@@ -18,6 +18,8 @@ import signal
 import subprocess
 import time
 
+from conftest import stop
+
 NET = "10.213.0"
 SERVER = NET + ".1"
 NET6 = "fd00:213:0:0"
@@ -81,12 +83,7 @@ def stop_pid(proc, timeout=5):
             os.kill(c, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout)
+    stop(proc, timeout)
 
 
 def tail(path, n=40):
