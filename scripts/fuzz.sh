@@ -5,6 +5,8 @@
 #   fuzz.sh fuzz OUTDIR SECONDS  build each target with clang's libFuzzer
 #                                (ASan+UBSan) and fuzz it for SECONDS,
 #                                corpus kept in OUTDIR/corpus/NAME
+# FUZZ_RUNS=N stops a target after N executions if that comes first;
+# FUZZ_TARGETS="iso tftp" fuzzes only those targets.
 # Corpora: tests/fuzz/corpus/NAME (committed seeds and crash cases) plus
 # generated seeds (ISO images made with xorriso; nothing binary is
 # committed).  A crash input found by `fuzz` is copied into
@@ -81,6 +83,10 @@ fuzz)
 	for src in "$top"/tests/fuzz/fuzz_*.c; do
 		name=$(basename "$src" .c)
 		short=${name#fuzz_}
+		case " ${FUZZ_TARGETS:-$short} " in
+		*" $short "*) ;;
+		*) continue ;;
+		esac
 		corpus="$out/corpus/$short"
 		mkdir -p "$corpus" "$out/crashes/$short"
 		[ -d "$top/tests/fuzz/corpus/$short" ] &&
@@ -90,7 +96,9 @@ fuzz)
 		# shellcheck disable=SC2086
 		clang $flags -o "$out/$name" "$src" $objs $libs
 		log="$out/$name.log"
+		# shellcheck disable=SC2046
 		"$out/$name" -max_total_time="$secs" -rss_limit_mb=2048 \
+			$([ -n "${FUZZ_RUNS:-}" ] && echo "-runs=$FUZZ_RUNS") \
 			-artifact_prefix="$out/crashes/$short/" \
 			-print_final_stats=1 "$corpus" >"$log" 2>&1 || true
 		execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" |
