@@ -27,6 +27,7 @@
 
 #include <bootshelf/catalog.h>
 #include <bootshelf/log.h>
+#include <bootshelf/sandbox.h>
 
 #include "aoed.h"
 
@@ -50,6 +51,7 @@ static struct opts {
 	int verbose;
 	int announce_s;
 	int spin_us;
+	int no_sandbox;
 	struct spec exports[MAX_SPECS];
 	size_t nexports;
 	struct spec masks[MAX_SPECS];
@@ -76,6 +78,7 @@ static void usage(FILE *f)
 "  -p USEC     poll this long for more frames before sleeping (default\n"
 "              0: never; helps only with spare CPU cores)\n"
 "  -u USER     run as USER after opening the sockets\n"
+"  --no-sandbox  no seccomp filter or Landlock rules\n"
 "  -f          foreground, log to stderr\n"
 "  -v / -q     more / less logging\n"
 "  -h          this help\n");
@@ -161,6 +164,7 @@ static void parse_args(int argc, char **argv, struct aoed *d)
 {
 	static const struct option lo[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "no-sandbox", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long v;
@@ -236,6 +240,9 @@ static void parse_args(int argc, char **argv, struct aoed *d)
 			break;
 		case 'u':
 			o.user = optarg;
+			break;
+		case 'S':
+			o.no_sandbox = 1;
 			break;
 		case 'f':
 			o.foreground = 1;
@@ -460,6 +467,59 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
+/*
+ * Landlock, then seccomp; 0 or -errno.  With a catalog, a reload may
+ * export files from any directory, so the file rules make the whole
+ * file system read-only (nothing written, created, removed or executed
+ * anywhere); with -e only, just the exported files' directories can be
+ * read (a directory, not the file: a replaced file is a new inode).
+ */
+static int sandbox(void)
+{
+	static struct bs_sandbox_path p[MAX_SPECS];
+	static char dirs[MAX_SPECS][4096];
+	size_t n = 0;
+	int abi, r;
+
+	if (o.catalog) {
+		p[n++].path = "/";
+	} else {
+		for (size_t k = 0; k < o.nexports; k++) {
+			char *slash;
+
+			snprintf(dirs[n], sizeof(dirs[n]), "%s",
+				 o.exports[k].path);
+			slash = strrchr(dirs[n], '/');
+			if (!slash)
+				snprintf(dirs[n], sizeof(dirs[n]), ".");
+			else if (slash == dirs[n])
+				slash[1] = '\0';
+			else
+				*slash = '\0';
+			p[n].path = dirs[n];
+			n++;
+		}
+	}
+	abi = bs_sandbox_landlock(p, n);
+	if (abi == -EOPNOTSUPP)
+		bs_warn("sandbox: this kernel has no Landlock; file access "
+			"is limited by the user's permissions only");
+	else if (abi < 0) {
+		bs_err("sandbox: Landlock: %s", strerror(-abi));
+		return abi;
+	}
+	r = bs_sandbox_seccomp("bootshelf-aoed", 0);
+	if (r < 0) {
+		bs_err("sandbox: seccomp: %s", strerror(-r));
+		return r;
+	}
+	bs_info("sandbox: seccomp filter (%zu system calls), Landlock ABI "
+		"%d: read-only below %s%s", bs_sandbox_nsyscalls(),
+		abi < 0 ? 0 : abi, p[0].path ? p[0].path : "(nothing)",
+		n > 1 ? " and the other exported files' directories" : "");
+	return 0;
+}
+
 /* ---- the loop ----------------------------------------------------------- */
 
 /* Handle what signalfd has; returns 0 when the process should exit. */
@@ -656,6 +716,8 @@ int main(int argc, char **argv)
 		bs_err("signalfd: %s", strerror(errno));
 		return 1;
 	}
+	if (!o.no_sandbox && sandbox() < 0)
+		return 1;
 
 	aoed_net_announce(&d, NULL);
 	sd_notify(0, "READY=1");

@@ -58,5 +58,8 @@ int bs_tftpd_tree_new(const char *catalog,
 		      const struct bs_tftpd_backend **be, void **ctx);
 /* Reload the catalog backend (SIGHUP).  Keeps the old tree on error. */
 int bs_tftpd_tree_reload(void *ctx);
+/* The catalog's index cache directory now (its default when unset), or
+ * NULL when it is "none"; caller frees. */
+char *bs_tftpd_tree_cache_dir(void *ctx);
 
 #endif

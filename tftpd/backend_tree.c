@@ -19,6 +19,7 @@
 #include <bootshelf/vtree.h>
 
 #include "backend.h"
+#include "catalog_i.h"	/* bs_catalog_remote: the index cache dir */
 
 struct tree_ctx {
 	struct bs_shelf *shelf;
@@ -74,6 +75,22 @@ static void maybe_reload(struct tree_ctx *c)
 	if (ts.tv_sec != c->cat_mtime.tv_sec ||
 	    ts.tv_nsec != c->cat_mtime.tv_nsec)
 		bs_tftpd_tree_reload(c);
+}
+
+char *bs_tftpd_tree_cache_dir(void *vctx)
+{
+	struct tree_ctx *c = vctx;
+	struct bs_vtree *t = bs_shelf_get(c->shelf);
+	const char *d = bs_catalog_remote(t->cat)->cache_dir;
+	char *r;
+
+	/* as the ISO cache does: unset is the default, "none" is off */
+	if (!d)
+		d = "/var/cache/bootshelf";
+	r = strcmp(d, "none") ? strdup(d) : NULL;
+
+	bs_vtree_unref(t);
+	return r;
 }
 
 static int tree_open(void *vctx, const char *name, struct bs_tftpd_file **f,

@@ -6,8 +6,9 @@
  *
  * Startup: parse flags, open the backend (the served directory), bind
  * or take systemd's sockets, tell systemd we are ready, chroot and drop
- * to the unprivileged user, then loop.  Signals arrive through a
- * signalfd and are handled inside the loop.
+ * to the unprivileged user, install the sandbox (Landlock, then the
+ * seccomp filter), then loop.  Signals arrive through a signalfd and
+ * are handled inside the loop.
  * Not here: packet handling (session.c), sockets (net.c).
  */
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <bootshelf/log.h>
+#include <bootshelf/sandbox.h>
 
 #include "tftpd.h"
 
@@ -52,11 +54,12 @@ static void usage(FILE *f)
 "      --rollover 0|1     block number after 65535 (0)\n"
 "      --remap-backslash  treat '\\' in names as '/'\n"
 "      --case-insensitive retry missing names ignoring case\n"
+"      --no-sandbox       no seccomp filter or Landlock rules\n"
 "  -h, --help             this text\n");
 }
 
 enum { OPT_RETRIES = 256, OPT_ROLLOVER, OPT_REMAP, OPT_CASE, OPT_BUSY,
-       OPT_WBYTES };
+       OPT_WBYTES, OPT_NOSANDBOX };
 
 static const struct option longopts[] = {
 	{ "secure", required_argument, NULL, 's' },
@@ -75,6 +78,7 @@ static const struct option longopts[] = {
 	{ "rollover", required_argument, NULL, OPT_ROLLOVER },
 	{ "remap-backslash", no_argument, NULL, OPT_REMAP },
 	{ "case-insensitive", no_argument, NULL, OPT_CASE },
+	{ "no-sandbox", no_argument, NULL, OPT_NOSANDBOX },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -95,15 +99,16 @@ static unsigned num_arg(const char *flag, const char *s, unsigned long lo,
 	return (unsigned)v;
 }
 
-/* chroot (directory mode) and switch to the user; fatal on failure. */
-static void drop_privileges(const char *user, const char *dir)
+/* chroot (directory mode) and switch to the user; fatal on failure.
+ * Returns 1 if it did chroot into @dir. */
+static int drop_privileges(const char *user, const char *dir)
 {
 	struct passwd *pw;
 
 	if (geteuid() != 0) {
 		if (user)
 			bs_warn("not root: -u %s ignored", user);
-		return;
+		return 0;
 	}
 	if (!user)
 		user = "nobody";
@@ -126,6 +131,55 @@ static void drop_privileges(const char *user, const char *dir)
 		bs_err("could regain root after dropping privileges");
 		exit(1);
 	}
+	return dir != NULL;
+}
+
+/*
+ * Landlock, then seccomp; fatal on failure (a daemon that was asked to
+ * be confined must not run unconfined).  Directory mode: only the
+ * served tree, read-only.  Catalog mode: a reload may name ISOs in any
+ * directory, so the rules cannot list them in advance; the whole file
+ * system is read-only (no writing, creating, removing or executing
+ * anywhere) except the index cache directory, and what can be read is
+ * bounded by the unprivileged user's permissions.
+ */
+static void sandbox(const char *dir, int chrooted, void *bectx)
+{
+	struct bs_sandbox_path p[2] = { { 0 } };
+	char *cache = NULL;
+	size_t n = 1;
+	unsigned flags = BS_SANDBOX_INET;
+	int abi, r;
+
+	if (dir) {
+		p[0].path = chrooted ? "/" : dir;
+	} else {
+		p[0].path = "/";
+		if ((cache = bs_tftpd_tree_cache_dir(bectx))) {
+			p[1].path = cache;
+			p[1].write = 1;
+			n = 2;
+			flags |= BS_SANDBOX_WRITE;
+		}
+	}
+	abi = bs_sandbox_landlock(p, n);
+	if (abi == -EOPNOTSUPP) {
+		bs_warn("sandbox: this kernel has no Landlock; file access "
+			"is limited by the user's permissions only");
+	} else if (abi < 0) {
+		bs_err("sandbox: Landlock: %s", strerror(-abi));
+		exit(1);
+	}
+	r = bs_sandbox_seccomp("bootshelf-tftpd", flags);
+	if (r < 0) {
+		bs_err("sandbox: seccomp: %s", strerror(-r));
+		exit(1);
+	}
+	bs_info("sandbox: seccomp filter (%zu system calls), Landlock ABI "
+		"%d: read-only below %s%s%s", bs_sandbox_nsyscalls(),
+		abi < 0 ? 0 : abi, p[0].path, cache ? ", read-write below " :
+		"", cache ? cache : "");
+	free(cache);
 }
 
 int main(int argc, char **argv)
@@ -142,6 +196,7 @@ int main(int argc, char **argv)
 	const char *dir = NULL, *catalog = NULL, *addr = "0.0.0.0:69";
 	const char *user = NULL;
 	int fg = 0, verbose = 0, c, sfd, nsd, ret, running = 1;
+	int use_sandbox = 1, chrooted;
 	unsigned dirflags = 0;
 	sigset_t mask;
 	struct epoll_event ev;
@@ -187,6 +242,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_REMAP: d.cfg.remap_backslash = 1; break;
 		case OPT_CASE: dirflags |= BS_TFTPD_DIR_CASEFOLD; break;
+		case OPT_NOSANDBOX: use_sandbox = 0; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -274,7 +330,9 @@ int main(int argc, char **argv)
 
 	/* Before chroot: the notify socket lives outside the root. */
 	sd_notify(0, "READY=1");
-	drop_privileges(user, dir);
+	chrooted = drop_privileges(user, dir);
+	if (use_sandbox)
+		sandbox(dir, chrooted, d.bectx);
 	bs_info("serving %s (%s backend) on %s%s", catalog ? catalog : dir,
 		d.be->name,
 		nsd > 0 ? "systemd sockets" : addr,
