@@ -72,7 +72,13 @@ struct aoed_target {
 	uint8_t ident[512];
 	struct bs_aoe_target t;	/* what the frame decision sees */
 	int mark;		/* reload bookkeeping */
+	int problem;		/* AOED_* below, last logged */
+	uint64_t read_errors;	/* reads answered with an ATA error */
+	uint64_t read_errors_logged;
 };
+
+/* What is wrong with a target's file, for the log and SIGUSR1. */
+enum { AOED_OK, AOED_GONE, AOED_UNREADABLE, AOED_SHRANK, AOED_NOFILE };
 
 /* A read waiting to be done before the replies go out: reads of one
  * batch are merged into one preadv when their sectors follow on. */
@@ -124,6 +130,9 @@ int aoed_target_set_path(struct aoed_target *t, const char *path);
 /* Look at the file on disk; switch to a new file when the target has
  * been idle long enough.  Returns 1 if the target changed (announce). */
 int aoed_target_check(struct aoed_target *t, int64_t now, int64_t idle_ms);
+/* One line about @t's state for the SIGUSR1 report (no newline). */
+void aoed_target_describe(const struct aoed_target *t, char *buf,
+			  size_t cap);
 
 /* ---- frames (net.c) ---------------------------------------------------- */
 

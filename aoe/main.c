@@ -547,6 +547,13 @@ static int handle_signals(struct aoed *d, int sfd)
 				(unsigned long long)d->reads,
 				(unsigned long long)d->preads,
 				(unsigned long long)d->drops);
+			for (size_t k = 0; k < d->ntargets; k++) {
+				char line[1024];
+
+				aoed_target_describe(d->targets[k], line,
+						     sizeof(line));
+				bs_info("%s", line);
+			}
 			break;
 		default:
 			running = 0;

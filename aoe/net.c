@@ -108,9 +108,11 @@ static void read_one(struct aoed_if *i, const struct aoed_pend *p)
 	ssize_t got = pread(p->t->fd, reply + p->off, want,
 			    (off_t)(p->lba * BS_AOE_SECTOR));
 
-	if (got < 0 || (size_t)got != want)
+	if (got < 0 || (size_t)got != want) {
 		i->tx.iov[p->txi].iov_len = bs_aoe_read_failed(reply,
 							       i->tx.framecap);
+		p->t->read_errors++;	/* logged once a second by tick() */
+	}
 }
 
 /* Do the pending reads: runs of requests for consecutive sectors of one

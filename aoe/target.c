@@ -166,13 +166,74 @@ int aoed_target_set_path(struct aoed_target *t, const char *path)
 	return 0;
 }
 
+static const char *const problem_names[] = {
+	[AOED_OK] = "ok",
+	[AOED_GONE] = "file gone from disk, serving the open copy",
+	[AOED_UNREADABLE] = "file not readable, serving the open copy",
+	[AOED_SHRANK] = "file shrank under its readers, reads past the "
+			"end get ATA errors",
+	[AOED_NOFILE] = "no file, answered as unavailable",
+};
+
+/* Log a change of what is wrong with the file, once per change. */
+static void set_problem(struct aoed_target *t, int problem, int err)
+{
+	if (problem == t->problem)
+		return;
+	if (problem == AOED_OK)
+		bs_info("e%u.%u: %s: ok again", t->shelf, t->slot, t->path);
+	else
+		bs_warn("e%u.%u: %s: %s%s%s", t->shelf, t->slot, t->path,
+			problem_names[problem], err ? ": " : "",
+			err ? strerror(err) : "");
+	t->problem = problem;
+}
+
+void aoed_target_describe(const struct aoed_target *t, char *buf,
+			  size_t cap)
+{
+	snprintf(buf, cap, "e%u.%u %s: %llu sectors, %s%s, %llu read errors",
+		 t->shelf, t->slot, t->path,
+		 (unsigned long long)t->t.sectors,
+		 problem_names[t->problem],
+		 t->pending ? ", replacement pending" : "",
+		 (unsigned long long)t->read_errors);
+}
+
+/* Say what is wrong with the file at the path while the open one is
+ * served: gone, unreadable, or shorter than what is exported. */
+static void watch(struct aoed_target *t, const struct stat *st, int err)
+{
+	if (t->read_errors != t->read_errors_logged) {
+		bs_warn("e%u.%u: %s: %llu reads failed (answered with an ATA "
+			"error)", t->shelf, t->slot, t->path,
+			(unsigned long long)(t->read_errors -
+					     t->read_errors_logged));
+		t->read_errors_logged = t->read_errors;
+	}
+	if (err)
+		set_problem(t, t->fd < 0 ? AOED_NOFILE : AOED_GONE, err);
+	else if (faccessat(AT_FDCWD, t->path, R_OK, AT_EACCESS) < 0)
+		set_problem(t, t->fd < 0 ? AOED_NOFILE : AOED_UNREADABLE,
+			    errno);
+	else if (t->fd >= 0 && st->st_dev == t->dev &&
+		 st->st_ino == t->ino && st->st_size < t->size)
+		set_problem(t, AOED_SHRANK, 0);
+	else
+		set_problem(t, t->fd < 0 ? AOED_NOFILE : AOED_OK, 0);
+}
+
 int aoed_target_check(struct aoed_target *t, int64_t now, int64_t idle_ms)
 {
 	struct stat st;
 	int r;
 
-	if (stat(t->path, &st) < 0 || !S_ISREG(st.st_mode))
-		return 0;	/* mid-replacement or gone: keep serving */
+	if (stat(t->path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		/* mid-replacement or gone: keep serving */
+		watch(t, &st, errno ? errno : EINVAL);
+		return 0;
+	}
+	watch(t, &st, 0);
 	if (!t->pending && same_file(t, &st))
 		return 0;
 	if (!t->pending) {
@@ -185,10 +246,13 @@ int aoed_target_check(struct aoed_target *t, int64_t now, int64_t idle_ms)
 		return 0;
 	r = open_file(t);
 	if (r < 0) {
-		bs_warn("e%u.%u: %s: %s", t->shelf, t->slot, t->path,
-			strerror(-r));
+		/* logged once by watch(); tried again every second */
+		if (t->problem == AOED_OK)
+			set_problem(t, t->fd < 0 ? AOED_NOFILE :
+				    AOED_UNREADABLE, -r);
 		return 0;
 	}
+	set_problem(t, AOED_OK, 0);
 	bs_info("e%u.%u: now serving %s, %llu sectors", t->shelf, t->slot,
 		t->path, (unsigned long long)t->t.sectors);
 	return 1;

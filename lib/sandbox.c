@@ -212,7 +212,8 @@ static const char *const allow_any[] = {
 	"exit_group", "getrandom",
 	/* files: reloads read the catalog, drop-ins and ISOs */
 	"openat2", "fstat", "newfstatat", "statx", "stat", "lstat",
-	"lseek", "getdents64", "fadvise64", "readlink", "readlinkat",
+	"lseek", "getdents64", "getdents", "fadvise64", "readlink",
+	"readlinkat",
 	"access", "faccessat", "faccessat2", "statfs", "fstatfs",
 	"getcwd", "chdir", "fchdir", "flock", "fsync", "fdatasync",
 	/* identity, limits */

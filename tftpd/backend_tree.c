@@ -44,6 +44,20 @@ static int cat_mtime(const char *path, struct timespec *ts)
 	return 0;
 }
 
+/* Entries left out of the tree (ISO gone, unreadable, damaged): one
+ * line each, so the log says why a file is suddenly not found. */
+static void log_entry_errors(struct tree_ctx *c)
+{
+	struct bs_vtree *t = bs_shelf_get(c->shelf);
+
+	for (size_t i = 0; i < t->nstates; i++)
+		if (!t->states[i].ok)
+			bs_warn("%s: entry %s left out: %s",
+				c->shelf->catalog_path,
+				t->states[i].entry->name, t->states[i].error);
+	bs_vtree_unref(t);
+}
+
 int bs_tftpd_tree_reload(void *vctx)
 {
 	struct tree_ctx *c = vctx;
@@ -55,8 +69,10 @@ int bs_tftpd_tree_reload(void *vctx)
 		bs_err("%s: reload failed (%s); still serving the previous "
 		       "tree", c->shelf->catalog_path,
 		       rc == -EINVAL ? "catalog has errors" : strerror(-rc));
-	else
+	else {
 		bs_info("%s: reloaded", c->shelf->catalog_path);
+		log_entry_errors(c);
+	}
 	return rc;
 }
 
