@@ -167,6 +167,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 				"(--no-sandbox turns it off; please report "
 				"this)\n" };
 	unsigned v = nr < 0 ? 0u : (unsigned)nr;
+	sigset_t set;
 
 	(void)uc;
 	do {
@@ -184,7 +185,12 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 		for (const char *p = parts[i]; *p && n < sizeof(buf); p++)
 			buf[n++] = *p;
 	(void)!write(STDERR_FILENO, buf, n);
+	/* the handler runs with SIGSYS blocked: unblock it, or raise()
+	 * would only leave it pending */
 	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	raise(sig);
 	_exit(128 + sig);
 }
