@@ -122,6 +122,61 @@ def test_dir_file_fault_during_transfers(dirsrv, fault):
     assert t.alive()
 
 
+@pytest.mark.parametrize("fault", ["delete", "truncate"])
+def test_fuse_mount_iso_fault_during_transfers(tmp_path, fault):
+    """Serving a bootshelf-fs mount: the ISO under the mount changes
+    while transfers read a file inside it through FUSE."""
+    import fsutil
+    d = str(tmp_path)
+    ref = fsutil.make_iso(d, "fed", seed=9, squash=3 << 20)
+    iso = fsutil.install_iso(ref)
+    saved = iso + ".saved"
+    shutil.copyfile(iso, saved)
+    cat = os.path.join(d, "catalog.conf")
+    fsutil.write_catalog(cat, [("fed", iso)])
+    mnt = os.path.join(d, "tftpboot")
+    os.mkdir(mnt)
+    fs = fsutil.FsMount(cat, mnt,
+                        allowed_log=("fed", "index", "initrd", "warning"))
+    t = None
+    try:
+        t = FTftpd(mnt, tmp_path)
+        name = "boot/fed/iso/" + BIG
+        old = ref["files"][BIG]
+        readers = start_readers(t.port, name, n=4)
+        if fault == "delete":
+            os.unlink(iso)
+        else:
+            os.truncate(iso, os.path.getsize(iso) // 3)
+        ok, err = check_outcomes(join_readers(readers), old)
+        if fault == "truncate":
+            # pages the kernel already cached for the mount's file are
+            # still the old bytes; the rest fails with an ERROR packet
+            if err:
+                wait_log(t.text, "Input/output error")
+        else:
+            # the mount's open handles keep the deleted ISO's bytes
+            assert ok == 4, (ok, err)
+        # the ISO is back: the mount and the server serve it again
+        os.replace(saved, iso)
+
+        def served():
+            try:
+                return fetch(t.port, name) == old
+            except TftpError:
+                return False
+        deadline = time.monotonic() + 20
+        while not served():
+            assert time.monotonic() < deadline, t.text() + fs.logtext()
+            time.sleep(0.3)
+        assert t.alive(), t.text()
+    finally:
+        if t:
+            t.stop()
+        assert fs.close() == 0
+    assert t.proc.returncode == 0, t.text()
+
+
 # ---- catalog mode ------------------------------------------------------
 
 def make_iso(d, name="live.iso", big=3 << 20):
