@@ -439,3 +439,51 @@ def test_sandbox_off(tmp_path):
         t.stop()
     assert "sandbox:" not in t.text()
 
+
+
+@pytest.mark.parametrize("build", ["plain", "asan"])
+def test_sandbox_remote_iso_and_index_cache(tmp_path, build):
+    """-c with an ISO over HTTP: libcurl's threads and TCP sockets work
+    under the filter, and the index cache directory (the one place
+    Landlock leaves writable) is written."""
+    from remoteutil import Nginx
+    exe, env = binpath("bootshelf-tftpd"), None
+    if build == "asan":
+        exe, env = asan_binpath("bootshelf-tftpd"), ASAN_ENV
+        assert exe, "no ASan build: run 'make unit-asan' first"
+    iso = make_iso(str(tmp_path), big=1 << 20)
+    ng = Nginx(tmp_path / "nginx")
+    t = None
+    try:
+        shutil.copy(iso, os.path.join(ng.www, "x.iso"))
+        cache = tmp_path / "cache"
+        cat = tmp_path / "c.conf"
+        cat.write_text("[server]\ncache = %s\n\n[iso x]\nurl = %s/x.iso\n"
+                       % (cache, ng.url))
+        t = FTftpd(None, tmp_path, args=("-u", "root"), catalog=cat,
+                   exe=exe, env=env)
+        assert proc_status(t.proc.pid)["Seccomp"].strip() == "2"
+        assert "read-write below %s" % cache in t.text()
+        name = "boot/x/iso/" + BIG
+        data = fetch(t.port, name)
+        assert len(data) == 1 << 20
+        n0 = len(os.listdir(cache))
+        assert n0, "index cache not written"
+        # a second ISO added: indexed and cached under the sandbox
+        shutil.copy(iso, os.path.join(ng.www, "y.iso"))
+        cat.write_text("[server]\ncache = %s\n\n[iso x]\nurl = %s/x.iso\n"
+                       "\n[iso y]\nurl = %s/y.iso\n" % (cache, ng.url,
+                                                          ng.url))
+        t.proc.send_signal(signal.SIGHUP)
+        wait_log(t.text, "reloaded", proc=t.proc)
+        assert fetch(t.port, name) == data
+        assert fetch(t.port, "boot/y/iso/" + BIG) == data
+        assert len(os.listdir(cache)) > n0, "second index not cached"
+        t.stop()
+        assert t.proc.returncode == 0, t.text()
+        assert "seccomp: system call" not in t.text()
+        no_sanitizer(t.text())
+    finally:
+        if t and t.alive():
+            t.stop()
+        ng.close()
