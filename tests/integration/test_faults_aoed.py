@@ -303,3 +303,28 @@ def test_sandbox_off(net, tmp_path):
     net.init("identify")
     stop(p)
     assert "sandbox:" not in logtext(log)
+
+
+def test_sd_notify_under_sandbox(net, tmp_path, monkeypatch):
+    """sd_notify's unix socket works from inside the filter: READY at
+    start, RELOADING and READY around a SIGHUP, STOPPING at exit."""
+    import socket
+    path = str(tmp_path / "notify")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(10)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    iso = make_iso(str(tmp_path / "a.iso"), str(tmp_path), mib=1)
+    log = str(tmp_path / "aoed.log")
+    try:
+        p = net.start_aoed(["-a", "0", "-e", "0.1:" + iso], log)
+        assert proc_status(p.pid)["Seccomp"].strip() == "2"
+        assert b"READY=1" in s.recv(4096)
+        p.send_signal(signal.SIGHUP)
+        assert b"RELOADING=1" in s.recv(4096)
+        assert b"READY=1" in s.recv(4096)
+        stop(p)
+        assert b"STOPPING=1" in s.recv(4096)
+        assert p.returncode == 0, logtext(log)
+    finally:
+        s.close()

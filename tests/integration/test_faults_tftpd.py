@@ -487,3 +487,26 @@ def test_sandbox_remote_iso_and_index_cache(tmp_path, build):
         if t and t.alive():
             t.stop()
         ng.close()
+
+
+def test_sd_notify_under_sandbox(tmp_path):
+    """READY before the sandbox, STOPPING from inside it (catalog mode:
+    in directory mode the chroot hides the notify socket's path)."""
+    import socket
+    path = str(tmp_path / "notify")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(10)
+    iso = make_iso(str(tmp_path), big=1 << 20)
+    cat = str(tmp_path / "c.conf")
+    write_catalog(cat, [("fed", iso)])
+    try:
+        t = FTftpd(None, tmp_path, args=("-u", "root"), catalog=cat,
+                   env=dict(os.environ, NOTIFY_SOCKET=path))
+        assert proc_status(t.proc.pid)["Seccomp"].strip() == "2"
+        assert b"READY=1" in s.recv(4096)
+        t.stop()
+        assert b"STOPPING=1" in s.recv(4096)
+        assert t.proc.returncode == 0, t.text()
+    finally:
+        s.close()
