@@ -69,7 +69,7 @@ fuzz)
 	flags="-g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
 		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=34 \
 		-I$top/include -I$top/lib $(pkg-config --cflags libisofs-1 fuse3)"
-	libs="$(pkg-config --libs libisofs-1 inih libcurl libzstd zlib liblzma) -lpthread -lm"
+	libs="$(pkg-config --libs libisofs-1 inih libcurl libzstd zlib liblzma libseccomp) -lpthread -lm"
 	# the library once, without the fuzzer's main
 	objs=""
 	for c in "$top"/lib/*.c "$top"/lib/proto/*.c; do
