@@ -12,6 +12,8 @@ the serial console and powers off) and the files around them:
                      filesystem.squashfs} (live-boot initramfs)
   kiwi-initrd        busybox initramfs acting as a KIWI netboot client
   kiwi.img           random bytes standing for a KIWI system image
+  aoe-initrd         busybox initramfs acting as a Linux AoE client (its
+                     own small step: build_aoe() makes only that)
   kit.json           flavour -> token, label, kernel version
 
 Every step's output lives in BUILD/qemu-kit/<step>-<key>, where key is a
@@ -169,6 +171,27 @@ def _build_locked(top):
                 kiwi_initrd=os.path.join(kdir, "kiwi-initrd"),
                 kiwi_image=os.path.join(kdir, "kiwi.img"))
     return info
+
+
+def build_aoe(build_dir):
+    """Only what the AoE client test needs: the installed kernel and the
+    busybox initramfs of aoe-init.sh (a few seconds, cached like the
+    rest); returns {kver, vmlinuz, initrd}."""
+    top = os.path.join(os.path.abspath(build_dir), "qemu-kit")
+    os.makedirs(top, exist_ok=True)
+    with open(os.path.join(top, ".lock-aoe"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kver = kernel_version()
+
+        def initrd(d):
+            _run([os.path.join(KITSRC, "aoe-initrd.sh"), kver,
+                  os.path.join(d, "initrd.img")],
+                 os.path.join(d, "build.log"))
+        d = _step(top, "aoe-initrd",
+                  _key(["aoe-initrd.sh", "aoe-init.sh"],
+                       ["busybox-static", "cpio", "kmod"], kver), initrd)
+    return {"kver": kver, "vmlinuz": "/boot/vmlinuz-" + kver,
+            "initrd": os.path.join(d, "initrd.img")}
 
 
 if __name__ == "__main__":
