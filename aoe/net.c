@@ -197,6 +197,18 @@ static void answer(struct aoed *d, struct aoed_if *i, const uint8_t *req,
 			continue;
 		if (req[19] == BS_AOE_CMD_ATA)
 			t->last_active = now;
+		i->tx.data[i->tx.n].iov_len = 0;
+		if (act.verdict == BS_AOE_READ && t->map) {
+			/* decide() checked lba + nsect against the size */
+			i->tx.iov[i->tx.n].iov_len = act.off;
+			i->tx.data[i->tx.n].iov_base = (void *)(t->map +
+				act.lba * BS_AOE_SECTOR);
+			i->tx.data[i->tx.n].iov_len = (size_t)act.nsect *
+						      BS_AOE_SECTOR;
+			i->tx.n++;
+			d->reads++;
+			continue;
+		}
 		if (act.verdict == BS_AOE_READ) {
 			struct aoed_pend *p = &i->pend[i->npend++];
 			p->t = t;
@@ -266,6 +278,7 @@ void aoed_net_announce(struct aoed *d, struct aoed_target *only)
 				if (n == 0)
 					continue;
 				i->tx.iov[i->tx.n].iov_len = n;
+				i->tx.data[i->tx.n].iov_len = 0;
 				i->tx.n++;
 			}
 		}
