@@ -108,7 +108,7 @@ void aoed_net_close(struct aoed *d)
 		aoed_batch_free(&d->ifs[k].tx);
 	}
 	if (d->nifs)
-		bs_info("%llu replies not sent (send buffer full)",
+		bs_info("%llu frames could not be sent",
 			(unsigned long long)d->drops);
 	free(d->ifs);
 	d->ifs = NULL;
