@@ -22,7 +22,10 @@
 #define AOED_TXMAX	128	/* replies queued before a sendmmsg */
 
 /* A batch of frames: receive or send buffers of one interface.  One
- * allocation at start; nothing is allocated per frame. */
+ * allocation at start; nothing is allocated per frame.  A frame to send
+ * is iov[i] (its buffer) followed by data[i] when data[i].iov_len is not
+ * 0: sector data taken straight from a file mapping, copied once, by the
+ * kernel, into the outgoing packet. */
 struct aoed_batch {
 	size_t framecap;	/* bytes per frame buffer */
 	unsigned n;		/* frames in use */
@@ -30,6 +33,8 @@ struct aoed_batch {
 	uint8_t *buf;		/* max * framecap bytes, owned */
 	struct mmsghdr *msg;	/* max entries, owned */
 	struct iovec *iov;
+	struct iovec *data;	/* max entries, owned; send only */
+	struct iovec *pair;	/* 2 * max entries, owned; built to send */
 	struct sockaddr_storage *addr;	/* sender and packet type */
 };
 
@@ -40,8 +45,10 @@ int aoed_dial(const char *ifname, int bufbytes);
  * are waiting) or -errno.  Frames for other hosts are dropped.  With
  * @wait, block for the first frame up to the socket's receive timeout. */
 int aoed_getpkts(int fd, struct aoed_batch *b, int wait);
-/* Send b's first @n frames (lengths in iov); returns frames sent or
- * -errno.  Waits briefly when the socket buffer is full. */
+/* Send b's first @n frames (lengths in iov, data in data); returns
+ * frames sent or -errno.  Waits briefly when the socket buffer is full.
+ * A frame whose data cannot be read (the mapped file was cut short under
+ * us: the kernel's copy faults) is sent as an ATA error instead. */
 int aoed_putpkts(int fd, struct aoed_batch *b, unsigned n);
 /* The interface's MAC address; 0 or -errno. */
 int aoed_getea(const char *ifname, uint8_t mac[6]);
@@ -61,6 +68,11 @@ struct aoed_target {
 	uint8_t slot;
 	char *path;		/* owned */
 	int fd;			/* -1 while the file cannot be opened */
+	const uint8_t *map;	/* whole file mapped read-only, or NULL
+				 * (pread then); owned, only the kernel
+				 * reads it (sendmmsg), so a file cut
+				 * short gives EFAULT, never SIGBUS */
+	size_t maplen;
 	dev_t dev;
 	ino_t ino;
 	off_t size;

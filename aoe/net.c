@@ -1,9 +1,10 @@
 /*
  * net.c - the frame loop of bootshelf-aoed: receive a batch of requests,
- * let bs_aoe_decide() answer each for every target it addresses, read
- * the sectors straight into the reply buffers with pread, and send the
- * replies as one batch.  All buffers are allocated when an interface is
- * opened; nothing is allocated per frame.
+ * let bs_aoe_decide() answer each for every target it addresses, point
+ * each read reply at the sectors in the file's mapping (or, for a file
+ * that could not be mapped, pread them into the reply buffer), and send
+ * the replies as one batch.  All buffers are allocated when an interface
+ * is opened; nothing is allocated per frame.
  *
  * Left out: asynchronous disk I/O.  Reads come from the page cache in
  * the common case (a booting fleet reads the same ISO); a cold read
@@ -11,6 +12,7 @@
  * absorb.
  */
 #include <errno.h>
+#include <linux/if_packet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,11 +91,25 @@ out:
 void aoed_net_close(struct aoed *d)
 {
 	for (size_t k = 0; k < d->nifs; k++) {
+		struct aoed_if *i = &d->ifs[k];
+		struct tpacket_stats st;
+		socklen_t l = sizeof(st);
+
+		/* requests the kernel dropped because the socket was full
+		 * (the initiator retransmits them): worth knowing when
+		 * tuning -B and -b */
+		if (i->fd >= 0 && getsockopt(i->fd, SOL_PACKET,
+					     PACKET_STATISTICS, &st, &l) == 0)
+			bs_info("%s: %u requests dropped by the kernel "
+				"(socket buffer full)", i->name, st.tp_drops);
 		if (d->ifs[k].fd >= 0)
 			close(d->ifs[k].fd);
 		aoed_batch_free(&d->ifs[k].rx);
 		aoed_batch_free(&d->ifs[k].tx);
 	}
+	if (d->nifs)
+		bs_info("%llu frames could not be sent",
+			(unsigned long long)d->drops);
 	free(d->ifs);
 	d->ifs = NULL;
 	d->nifs = 0;
@@ -199,6 +215,18 @@ static void answer(struct aoed *d, struct aoed_if *i, const uint8_t *req,
 			continue;
 		if (req[19] == BS_AOE_CMD_ATA)
 			t->last_active = now;
+		i->tx.data[i->tx.n].iov_len = 0;
+		if (act.verdict == BS_AOE_READ && t->map) {
+			/* decide() checked lba + nsect against the size */
+			i->tx.iov[i->tx.n].iov_len = act.off;
+			i->tx.data[i->tx.n].iov_base = (void *)(t->map +
+				act.lba * BS_AOE_SECTOR);
+			i->tx.data[i->tx.n].iov_len = (size_t)act.nsect *
+						      BS_AOE_SECTOR;
+			i->tx.n++;
+			d->reads++;
+			continue;
+		}
 		if (act.verdict == BS_AOE_READ) {
 			struct aoed_pend *p = &i->pend[i->npend++];
 			p->t = t;
@@ -268,6 +296,7 @@ void aoed_net_announce(struct aoed *d, struct aoed_target *only)
 				if (n == 0)
 					continue;
 				i->tx.iov[i->tx.n].iov_len = n;
+				i->tx.data[i->tx.n].iov_len = 0;
 				i->tx.n++;
 			}
 		}

@@ -2,7 +2,9 @@
  * target.c - one exported file of bootshelf-aoed: its fd, identity,
  * IDENTIFY data and mask list, and the switch to a replaced file.
  *
- * The file is opened read-only and read in place with pread; it is never
+ * The file is opened read-only and mapped; the frame loop hands the
+ * mapping to sendmmsg so sector data is copied once, from the page cache
+ * into the packet (pread when it cannot be mapped).  It is never
  * written.  A replacement (a different inode, size or mtime at the path)
  * is switched to only after the target has seen no ATA request for the
  * idle time, so a client that is reading never gets a mix of old and new
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,7 +59,17 @@ static int same_file(const struct aoed_target *t, const struct stat *st)
 	       st->st_mtim.tv_nsec == t->mtime.tv_nsec;
 }
 
-/* Open the file now at the path and make it the one served. */
+static void unmap(struct aoed_target *t)
+{
+	if (t->map)
+		munmap((void *)t->map, t->maplen);
+	t->map = NULL;
+	t->maplen = 0;
+}
+
+/* Open the file now at the path and make it the one served.  Nothing
+ * refers to the old mapping here: every reply is sent before the loop
+ * looks at files again. */
 static int open_file(struct aoed_target *t)
 {
 	struct stat st;
@@ -76,6 +89,15 @@ static int open_file(struct aoed_target *t)
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if (t->fd >= 0)
 		close(t->fd);
+	unmap(t);
+	if (st.st_size > 0 && (uint64_t)st.st_size <= SIZE_MAX) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ,
+			       MAP_SHARED, fd, 0);
+		if (m != MAP_FAILED) {
+			t->map = m;
+			t->maplen = (size_t)st.st_size;
+		}
+	}
 	t->fd = fd;
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;
@@ -126,6 +148,7 @@ void aoed_target_free(struct aoed_target *t)
 		return;
 	if (t->fd >= 0)
 		close(t->fd);
+	unmap(t);
 	free(t->masks);
 	free(t->path);
 	free(t);

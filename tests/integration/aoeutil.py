@@ -147,3 +147,52 @@ def wait_for(pred, timeout, what):
             return
         time.sleep(0.1)
     raise AssertionError("timed out waiting for " + what)
+
+
+class TapNet:
+    """A network namespace holding tap devices and nothing else: the
+    host side of QEMU guests' NICs, for bootshelf-aoed to serve on.  Has
+    what qemuutil.Guest wants of a namespace (name, workdir, tap())."""
+
+    def __init__(self, workdir):
+        self.name = "bsaoeq%d%d" % (os.getpid() % 100000, next(_count))
+        self.workdir = workdir
+        self.ntaps = 0
+        self.procs = []
+        subprocess.run(["ip", "netns", "add", self.name], check=True,
+                       timeout=30)
+        subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"],
+                       check=True, timeout=30)
+
+    def tap(self):
+        name = "tap%d" % self.ntaps
+        self.ntaps += 1
+        ip = ["ip", "-n", self.name]
+        subprocess.run(ip + ["tuntap", "add", "dev", name, "mode", "tap"],
+                       check=True, timeout=30)
+        subprocess.run(ip + ["link", "set", name, "up"], check=True,
+                       timeout=30)
+        return name
+
+    def start_aoed(self, args, log, binary=None):
+        """bootshelf-aoed in the namespace, logging to @log; returns the
+        Popen once it says it is serving."""
+        cmd = ["ip", "netns", "exec", self.name, binary or aoed_path(),
+               "-f"] + [str(a) for a in args]
+        f = open(log, "ab")
+        p = subprocess.Popen(cmd, stdout=f, stderr=f,
+                             stdin=subprocess.DEVNULL)
+        f.close()
+        self.procs.append(p)
+
+        def ready():
+            with open(log, "rb") as g:
+                return b"serving" in g.read()
+        wait_until(ready, timeout=15, proc=p, what="bootshelf-aoed start")
+        return p
+
+    def close(self):
+        for p in self.procs:
+            stop(p)
+        self.procs = []
+        subprocess.run(["ip", "netns", "del", self.name], timeout=30)

@@ -37,7 +37,7 @@ FAIL_RE = re.compile(
     r"Kernel panic|emergency mode|Initramfs unpacking failed|"
     r"Unable to find a medium|Could not find kernel image|"
     r"No more network devices|Could not boot|\(initramfs\) $|"
-    r"BOOTSHELF-KIWI-FAIL.*")
+    r"BOOTSHELF-KIWI-FAIL.*|BOOTSHELF-AOE-FAIL.*")
 
 ANSI_RE = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][0-9A-Za-z]|[A-Za-z])")
 
@@ -269,11 +269,17 @@ http {
 
 
 class Guest:
-    """One QEMU PXE client on its own tap, serial console in a log file."""
+    """One QEMU PXE client on its own tap, serial console in a log file.
+    With kernel (and initrd, append) it boots that kernel directly
+    instead of from the network."""
 
     def __init__(self, ns, name, mac, mem=768, expect=None,
-                 nic="e1000", timeout=600):
+                 nic="e1000", timeout=600, kernel=None, initrd=None,
+                 append=""):
         self.ns = ns
+        self.kernel = kernel
+        self.initrd = initrd
+        self.append = append
         self.name = name
         self.mac = mac
         self.mem = mem
@@ -298,9 +304,14 @@ class Guest:
                "-accel", "tcg", "-cpu", "max", "-m", str(self.mem),
                "-smp", "1", "-nodefaults", "-machine", "pc,graphics=off",
                "-display", "none", "-vga", "none", "-monitor", "none",
-               "-serial", "file:" + self.log, "-no-reboot",
-               "-boot", "order=n",
-               "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no"
+               "-serial", "file:" + self.log, "-no-reboot"]
+        if self.kernel:
+            cmd += ["-kernel", self.kernel, "-append", self.append]
+            if self.initrd:
+                cmd += ["-initrd", self.initrd]
+        else:
+            cmd += ["-boot", "order=n"]
+        cmd += ["-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no"
                % self.tapname,
                "-device", "%s,netdev=n0,mac=%s" % (self.nic, self.mac)]
         qlog = open(self.log + ".qemu", "wb")

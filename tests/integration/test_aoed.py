@@ -199,6 +199,31 @@ def test_errors(net, iso, tmp_path):
     assert not log_problems(log)
 
 
+def test_file_cut_short(net, iso, tmp_path):
+    """A file truncated in place under the daemon (not replaced): sectors
+    past the new end are answered with an ATA error, not a crash, and
+    the rest is still served."""
+    f = str(tmp_path / "cut.iso")
+    with open(iso, "rb") as a, open(f, "wb") as b:
+        b.write(a.read())
+    log = str(tmp_path / "aoed.log")
+    p = net.start_aoed(["-I", "3600", "-e", "0.1:" + f], log)
+
+    def ata(lba):
+        return kv(net.init("ata", "0x24", "0x40", str(lba),
+                           "2").stdout.decode().splitlines()[-1])
+    far = (2 << 20) // 512
+    assert ata(far)["status"] == "0x40"
+    os.truncate(f, 1 << 20)
+    r = ata(far)
+    assert (r["flags"], r["status"], r["error"], r["len"]) == \
+        ("0x8", "0x41", "0x04", "60"), r
+    r = ata(0)
+    assert (r["status"], r["len"]) == ("0x40", "1060"), r
+    assert p.poll() is None
+    assert not log_problems(log)
+
+
 def test_config_strings(net, iso, tmp_path):
     net.start_aoed(["-e", "0.1:" + iso], str(tmp_path / "aoed.log"))
 

@@ -12,6 +12,11 @@ the serial console and powers off) and the files around them:
                      filesystem.squashfs} (live-boot initramfs)
   kiwi-initrd        busybox initramfs acting as a KIWI netboot client
   kiwi.img           random bytes standing for a KIWI system image
+  aoe-initrd         busybox initramfs acting as a Linux AoE client (its
+                     own small step: build_aoe() makes only that)
+  kiwi-live.iso      KIWI-style live ISO (boot/x86_64/loader/{linux,
+                     initrd}, LiveOS/squashfs.img) whose initramfs has
+                     KIWI's own dracut live module (build_kiwi_live())
   kit.json           flavour -> token, label, kernel version
 
 Every step's output lives in BUILD/qemu-kit/<step>-<key>, where key is a
@@ -35,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KITSRC = os.path.join(HERE, "kit")
 DRACUT_LABEL = "BS-DRACUT-LIVE"
 DEBIAN_LABEL = "BS-DEBIAN-LIVE"
+KIWI_LABEL = "BS-KIWI-LIVE"
 
 
 def kernel_version():
@@ -168,6 +174,83 @@ def _build_locked(top):
                 live_initrd=os.path.join(ldir, "initrd.img"),
                 kiwi_initrd=os.path.join(kdir, "kiwi-initrd"),
                 kiwi_image=os.path.join(kdir, "kiwi.img"))
+    return info
+
+
+def build_aoe(build_dir):
+    """Only what the AoE client test needs: the installed kernel and the
+    busybox initramfs of aoe-init.sh (a few seconds, cached like the
+    rest); returns {kver, vmlinuz, initrd}."""
+    top = os.path.join(os.path.abspath(build_dir), "qemu-kit")
+    os.makedirs(top, exist_ok=True)
+    with open(os.path.join(top, ".lock-aoe"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kver = kernel_version()
+
+        def initrd(d):
+            _run([os.path.join(KITSRC, "aoe-initrd.sh"), kver,
+                  os.path.join(d, "initrd.img")],
+                 os.path.join(d, "build.log"))
+        d = _step(top, "aoe-initrd",
+                  _key(["aoe-initrd.sh", "aoe-init.sh"],
+                       ["busybox-static", "cpio", "kmod"], kver), initrd)
+    return {"kver": kver, "vmlinuz": "/boot/vmlinuz-" + kver,
+            "initrd": os.path.join(d, "initrd.img")}
+
+
+def candidate_version(pkg):
+    """The version apt would fetch for pkg ('' if none)."""
+    out = subprocess.run(["apt-cache", "policy", pkg],
+                         stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL).stdout.decode()
+    for line in out.splitlines():
+        if line.strip().startswith("Candidate:"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def build_kiwi_live(build_dir):
+    """A KIWI-style live ISO booting with KIWI's dracut module
+    (kiwi-dracut-live, fetched with apt-get download from the Debian
+    archive and unpacked: installing it would replace initramfs-tools);
+    returns {kver, iso, token, label}.  ~2 min the first time."""
+    top = os.path.join(os.path.abspath(build_dir), "qemu-kit")
+    os.makedirs(top, exist_ok=True)
+    sh = lambda s: os.path.join(KITSRC, s)  # noqa: E731
+    with open(os.path.join(top, ".lock-kiwi"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kver = kernel_version()
+        kiwi_ver = candidate_version("kiwi-dracut-live")
+        if not kiwi_ver or kiwi_ver == "(none)":
+            raise RuntimeError("apt knows no kiwi-dracut-live (Debian "
+                               "bookworm main has it)")
+
+        def build(d):
+            log = os.path.join(d, "build.log")
+            _run(["sh", "-c", "cd '%s' && apt-get download "
+                  "kiwi-dracut-live=%s" % (d, kiwi_ver)], log)
+            deb = glob.glob(os.path.join(d, "kiwi-dracut-live_*.deb"))[0]
+            initrd = os.path.join(d, "initrd.img")
+            _run([sh("kiwi-live-initrd.sh"), kver, deb, initrd], log)
+            tok = secrets.token_hex(8)
+            root = os.path.join(d, "root")
+            _run([sh("rootfs.sh"), root, "kiwi-live", tok], log)
+            _run([sh("kiwi-live-iso.sh"), "/boot/vmlinuz-" + kver, initrd,
+                  root, KIWI_LABEL, os.path.join(d, "kiwi-live.iso")], log)
+            shutil.rmtree(root)
+            os.remove(initrd)
+            with open(os.path.join(d, "kiwi.json"), "w") as f:
+                json.dump({"token": tok, "kiwi": kiwi_ver}, f)
+        d = _step(top, "kiwi-live",
+                  _key(["kiwi-live-initrd.sh", "kiwi-live-iso.sh",
+                        "modtree.sh", "rootfs.sh", "root-init.sh"],
+                       ["dracut-core", "dracut-network", "systemd",
+                        "busybox-static", "squashfs-tools", "e2fsprogs",
+                        "xorriso"], kver + kiwi_ver), build)
+    with open(os.path.join(d, "kiwi.json")) as f:
+        info = json.load(f)
+    info.update(kver=kver, iso=os.path.join(d, "kiwi-live.iso"),
+                label=KIWI_LABEL)
     return info
 
 

@@ -433,6 +433,11 @@ static int read_range(uint64_t start, uint64_t count, uint8_t *buf)
 	}
 	t1 = now_us();
 	getrusage(RUSAGE_SELF, &ru1);
+	/* replies the kernel dropped at our socket (buffer full): a
+	 * retransmission that is the initiator's fault, not the target's */
+	struct tpacket_stats ps = { 0 };
+	socklen_t psl = sizeof(ps);
+	(void)getsockopt(sock, SOL_PACKET, PACKET_STATISTICS, &ps, &psl);
 	double secs = (double)(t1 - t0) / 1e6;
 	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec +
 			      ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
@@ -441,12 +446,12 @@ static int read_range(uint64_t start, uint64_t count, uint8_t *buf)
 			     1e6;
 	fprintf(buf && opt.out && !strcmp(opt.out, "-") ? stderr : stdout,
 		"RESULT k=%u spr=%u bytes=%llu secs=%.3f MBps=%.2f cpu=%.1f%% "
-		"retrans=%llu frames=%llu stale=%llu\n", k, spr,
+		"retrans=%llu frames=%llu stale=%llu drops=%u\n", k, spr,
 		(unsigned long long)(count * 512), secs,
 		secs > 0 ? (double)count * 512 / secs / 1e6 : 0.0,
 		secs > 0 ? 100.0 * cpu / secs : 0.0,
 		(unsigned long long)retrans, (unsigned long long)frames,
-		(unsigned long long)stale);
+		(unsigned long long)stale, ps.tp_drops);
 	(void)inflight;
 	free(s);
 	return 0;
