@@ -13,8 +13,23 @@ for p in $pkgs; do
 		missing="$missing $p"
 	fi
 done
+# Package files the QEMU tests unpack but must not install (installing
+# kiwi-dracut-live would replace initramfs-tools), listed in
+# scripts/packages/*.fetch and kept in $debs.
+debs=${BS_DEB_CACHE:-/var/cache/bootshelf/debs}
+fetch() {
+	for p in $(cat "$here"/packages/*.fetch 2>/dev/null |
+		   sed 's/#.*//' | tr -s ' \t' '\n\n' | grep -v '^$'); do
+		ls "$debs/${p}"_*.deb >/dev/null 2>&1 && continue
+		mkdir -p "$debs"
+		chown _apt "$debs" 2>/dev/null || true	# apt's download user
+		echo "deps: fetching $p into $debs"
+		(cd "$debs" && apt-get download -q "$p")
+	done
+}
 if [ -z "$missing" ]; then
 	echo "deps: all $(echo "$pkgs" | wc -l) packages present"
+	fetch
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -35,3 +50,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -q
 # shellcheck disable=SC2086
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $missing
+fetch
