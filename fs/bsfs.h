@@ -179,6 +179,12 @@ struct bsfs_priv {
 
 /* Look up @user (name or number).  @ret 0, -ENOENT, -EINVAL for root */
 int bsfs_priv_lookup(const char *user, struct bsfs_priv *p);
+/* While the catalog is read and the ISOs indexed at startup: the
+ * effective ids become the user's, so what the user cannot read fails
+ * now rather than at the first reload, and index cache files are the
+ * user's.  _leave() returns to root for the mount.  @ret 0 or -errno */
+int bsfs_priv_enter(const struct bsfs_priv *p);
+int bsfs_priv_leave(const struct bsfs_priv *p);
 /* Just before mounting: the real ids become the user's, so the mount is
  * theirs (see mount.c).  No-op without --user.  @ret 0 or -errno */
 int bsfs_priv_premount(const struct bsfs_priv *p);

@@ -224,6 +224,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (bsfs_priv_enter(&priv) < 0)
+		return 1;
 	rc = bs_shelf_open(catpath, &bsfs.shelf, &diags);
 	for (size_t i = 0; i < diags.n; i++) {
 		char line[BS_ERRMSG_MAX + PATH_MAX];
@@ -238,6 +240,8 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 
+	if (bsfs_priv_leave(&priv) < 0)
+		goto out_shelf;
 	bsfs.mnt = mnt;
 	/* the underlay: this fd keeps reaching the directory under the
 	 * mount */

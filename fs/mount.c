@@ -270,7 +270,7 @@ int bsfs_priv_lookup(const char *user, struct bsfs_priv *p)
 	return 0;
 }
 
-int bsfs_priv_premount(const struct bsfs_priv *p)
+int bsfs_priv_enter(const struct bsfs_priv *p)
 {
 	if (!p->set)
 		return 0;
@@ -279,6 +279,33 @@ int bsfs_priv_premount(const struct bsfs_priv *p)
 		       "running as uid %u", p->name, (unsigned)geteuid());
 		return -EPERM;
 	}
+	/* effective ids only: the saved uid 0 brings root back to mount */
+	if (initgroups(p->name, p->gid) < 0 ||
+	    setresgid((gid_t)-1, p->gid, (gid_t)-1) < 0 ||
+	    setresuid((uid_t)-1, p->uid, (uid_t)-1) < 0) {
+		bs_err("--user %s: %s", p->name, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int bsfs_priv_leave(const struct bsfs_priv *p)
+{
+	if (!p->set)
+		return 0;
+	if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0 ||
+	    setresgid((gid_t)-1, 0, (gid_t)-1) < 0) {
+		bs_err("--user %s: back to root: %s", p->name,
+		       strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int bsfs_priv_premount(const struct bsfs_priv *p)
+{
+	if (!p->set)
+		return 0;
 	/* libfuse records getuid()/getgid() as the mount's owner
 	 * (user_id=, group_id=): with the real ids set to the user's the
 	 * mount is theirs, so after the drop the daemon may still unmount

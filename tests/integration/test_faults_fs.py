@@ -637,12 +637,19 @@ def test_drop_to_user(wdir):
     running as nobody for good; the mount is nobody's, so the daemon can
     still unmount it at SIGTERM."""
     ref = setup_iso(wdir)
+    cache = os.path.join(wdir, "cache")
+    os.mkdir(cache)
+    os.chown(cache, NOBODY, NOBODY)
     cat = os.path.join(wdir, "catalog.conf")
-    write_catalog(cat, [("fed", ref["iso"])])
+    write_catalog(cat, [("fed", ref["iso"])], cache=cache)
     mnt = os.path.join(wdir, "mnt")
     os.mkdir(mnt)
     fs = Bsfs(cat, mnt, ["--user", "nobody"])
     try:
+        # the startup indexing already ran with nobody's rights
+        files = os.listdir(cache)
+        assert len(files) == 1 and \
+            os.stat(os.path.join(cache, files[0])).st_uid == NOBODY, files
         st = open("/proc/%d/status" % fs.proc.pid).read()
         uids = [ln.split()[1:] for ln in st.splitlines()
                 if ln.startswith(("Uid:", "Gid:"))]
