@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from conftest import binpath, stop, wait_until
+from conftest import ASAN_ENV, asan_binpath, binpath, stop, wait_until
 from fsutil import make_iso, install_iso, pad4, parse_newc, read
 
 NOBODY = 65534
@@ -75,15 +75,21 @@ class Bsfs:
     """bootshelf-fs -f CATALOG MNT, ready once it logged "mounted";
     stopped by PID, its mount always removed."""
 
-    def __init__(self, catalog, mnt, args=(), user=None):
-        self.catalog, self.mnt = catalog, mnt
+    def __init__(self, catalog, mnt, args=(), user=None, asan=False):
+        """asan: the ASan+UBSan build; any report fails close()."""
+        self.catalog, self.mnt, self.asan = catalog, mnt, asan
+        exe = binpath("bootshelf-fs")
+        if asan:
+            exe = asan_binpath("bootshelf-fs")
+            assert exe, "no ASan build: run 'make unit-asan' first"
         self.log = mnt + ".log"
         self.logf = open(self.log, "ab")
         self.start_at = self.logf.tell()
         kw = {"user": user, "group": user} if user is not None else {}
         self.proc = subprocess.Popen(
-            [binpath("bootshelf-fs"), "-f"] + list(args) + [catalog, mnt],
-            stdout=self.logf, stderr=subprocess.STDOUT, **kw)
+            [exe, "-f"] + list(args) + [catalog, mnt],
+            stdout=self.logf, stderr=subprocess.STDOUT,
+            env=ASAN_ENV if asan else None, **kw)
         try:
             wait_until(lambda: " on %s: generation" % mnt in self.logtext(),
                        30, self.proc, "bootshelf-fs mount")
@@ -120,6 +126,16 @@ class Bsfs:
         return read(os.path.join(self.mnt, ".bootshelf", "status")).decode()
 
     def close(self):
+        if self.proc.poll() is None and mounted(self.mnt):
+            # unmounting first lets the daemon answer the kernel's last
+            # RELEASEs (SIGTERM would end the loop before them)
+            subprocess.run(["fusermount3", "-u", self.mnt], timeout=30,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -128,7 +144,11 @@ class Bsfs:
                 stop(self.proc)
         if mounted(self.mnt):
             subprocess.run(["fusermount3", "-uz", self.mnt], timeout=30)
+        text = self.logtext()
         self.logf.close()
+        if self.asan:
+            assert "Sanitizer" not in text and "runtime error" not in text, \
+                text[-4000:]
         return self.proc.returncode
 
 
@@ -406,12 +426,14 @@ def catalog_state(fs):
 
 @pytest.mark.parametrize("how", ["rename", "inplace"])
 def test_catalog_garbage(wdir, how):
+    """In-place writes under ASan (reloads may catch a half-written
+    file)."""
     ref = setup_iso(wdir)
     cat = os.path.join(wdir, "catalog.conf")
     write_catalog(cat, [("fed", ref["iso"])])
     mnt = os.path.join(wdir, "mnt")
     os.mkdir(mnt)
-    fs = Bsfs(cat, mnt)
+    fs = Bsfs(cat, mnt, asan=(how == "inplace"))
     try:
         refs = expected(fs, ref)
         gen0 = fs.status().split("generation: ")[1].split("\n")[0]
@@ -456,13 +478,14 @@ def test_catalog_garbage(wdir, how):
         assert fs.close() == 0
 
 
-def test_sighup_storm(wdir):
+@pytest.mark.parametrize("asan", [False, True], ids=["plain", "asan"])
+def test_sighup_storm(wdir, asan):
     ref = setup_iso(wdir)
     cat = os.path.join(wdir, "catalog.conf")
     write_catalog(cat, [("fed", ref["iso"])])
     mnt = os.path.join(wdir, "mnt")
     os.mkdir(mnt)
-    fs = Bsfs(cat, mnt)
+    fs = Bsfs(cat, mnt, asan=asan)
     try:
         refs = expected(fs, ref)
         check_served(fs, refs)
