@@ -704,3 +704,124 @@ def test_drop_to_user(wdir):
         assert fs.proc.wait(15) == 0
         assert not mounted(mnt), "the daemon left its mount behind"
         fs.close()
+
+
+# ---- the systemd unit ------------------------------------------------------
+
+UNIT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "examples", "systemd",
+    "bootshelf-fs.service")
+
+
+def unit_keys(path):
+    keys = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith(("#", "[")) and "=" in line:
+                k, v = line.split("=", 1)
+                keys.setdefault(k, []).append(v)
+    return keys
+
+
+def syscall_sets():
+    """Every syscall group of this systemd, expanded."""
+    out = subprocess.run(["systemd-analyze", "syscall-filter"],
+                         capture_output=True, text=True, check=True,
+                         timeout=60).stdout
+    groups, cur = {}, None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            cur = groups.setdefault(line.split()[0], [])
+        elif cur is not None and line.strip() and \
+                not line.strip().startswith("#"):
+            cur.append(line.split()[0])
+
+    def expand(name, seen=()):
+        if not name.startswith("@"):
+            return {name}
+        r = set()
+        for m in groups.get(name, []):
+            if m not in seen:
+                r |= expand(m, seen + (name,))
+        return r
+    return expand
+
+
+def test_systemd_unit(wdir):
+    """The unit parses, and the daemon run with its options (--user,
+    after the drop: no capability) makes no syscall outside its
+    SystemCallFilter=, through startup, reads, reloads (inotify and
+    SIGHUP) and a clean stop (traced with strace -f)."""
+    keys = unit_keys(UNIT)
+    for k in ("NoNewPrivileges", "CapabilityBoundingSet", "SystemCallFilter",
+              "RestrictAddressFamilies", "DevicePolicy"):
+        assert k in keys, k
+    # none of the options that would hide the mount from other servers
+    for k in ("ProtectSystem", "PrivateTmp", "ProtectHome", "PrivateMounts",
+              "ProtectKernelTunables", "ProtectControlGroups",
+              "ReadOnlyPaths", "ReadWritePaths", "PrivateDevices"):
+        assert k not in keys, k
+    exe = binpath("bootshelf-fs")
+    copy = os.path.join(wdir, "bootshelf-fs.service")
+    with open(UNIT) as f:
+        text = f.read().replace("/usr/local/sbin/bootshelf-fs", exe)
+    with open(copy, "w") as f:
+        f.write(text)
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no", copy],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and not p.stderr.strip(), p.stderr
+    assert "--user" in keys["ExecStart"][0]
+    assert keys["CapabilityBoundingSet"] == [
+        "CAP_SYS_ADMIN CAP_SETUID CAP_SETGID"]
+
+    expand = syscall_sets()
+    allowed = set()
+    for g in keys["SystemCallFilter"][0].split():
+        allowed |= expand(g)
+    assert "mount" in allowed and "read" in allowed
+
+    ref = setup_iso(wdir)
+    cat = os.path.join(wdir, "catalog.conf")
+    write_catalog(cat, [("fed", ref["iso"])])
+    mnt = os.path.join(wdir, "mnt")
+    os.mkdir(mnt)
+    trace = os.path.join(wdir, "strace.out")
+    log = open(os.path.join(wdir, "strace.log"), "wb")
+    proc = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", trace, exe, "-f", "--user", "nobody",
+         cat, mnt], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: b" on %s: generation" % mnt.encode() in
+                   read(log.name), 60, proc, "traced mount")
+        refs = expected(type("M", (), {"mnt": mnt}), ref)
+        for rel, data in refs.items():
+            assert read(os.path.join(mnt, rel)) == data
+        with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+            daemon = int(f.read().split()[0])
+        os.kill(daemon, signal.SIGHUP)
+        write_catalog(cat, [("fed", ref["iso"]), ("two", ref["iso"])])
+        wait_until(lambda: os.path.exists(os.path.join(mnt, "boot", "two")),
+                   10, proc, "reload")
+        assert "status" in os.listdir(os.path.join(mnt, ".bootshelf"))
+        read(os.path.join(mnt, ".bootshelf", "status"))
+        os.kill(daemon, signal.SIGTERM)
+        assert proc.wait(30) == 0   # strace exits with the daemon's status
+    finally:
+        stop(proc)
+        if mounted(mnt):
+            subprocess.run(["fusermount3", "-uz", mnt], timeout=30)
+        log.close()
+    used = set()
+    with open(trace) as f:
+        for line in f:
+            name = line.split(None, 1)[1] if " " in line else ""
+            if name.startswith(("+++", "---", "<...")):
+                continue
+            used.add(name.split("(", 1)[0])
+    used.discard("")
+    print("syscalls traced: %s" % " ".join(sorted(used)))
+    assert len(used) > 20, used
+    # execve of the daemon itself happens before the filter applies
+    outside = sorted(used - allowed - {"execve"})
+    assert not outside, "syscalls outside SystemCallFilter=: %s" % outside
