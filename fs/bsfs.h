@@ -144,8 +144,8 @@ size_t bsfs_inval_diff(struct fuse_session *se, const struct bs_vtree *old,
 /* ---- mount.c ---------------------------------------------------------- */
 
 /**
- * Absolute path of mountpoint @arg, also when a dead FUSE mount sits
- * there (its parent is resolved instead).
+ * Absolute path of mountpoint @arg, also when a dead FUSE mount, or one
+ * that denies us, sits there (its parent is resolved instead).
  * @v out   receives the path (@len at least PATH_MAX)
  * @ret 0 or -errno
  */
@@ -159,6 +159,10 @@ int bsfs_mnt_resolve(const char *arg, char *out, size_t len);
  * another filesystem), -errno
  */
 int bsfs_mnt_recover(const char *mnt);
+
+/* 1 if /proc/self/mountinfo lists a mount at @mnt (which stat(2) may
+ * not tell: a FUSE mount without allow_other denies even root). */
+int bsfs_mnt_present(const char *mnt);
 
 /* Before the loop runs and before dropping root: answer the kernel's
  * INIT request here, then raise the mount's readahead (which INIT would

@@ -205,6 +205,11 @@ int main(int argc, char **argv)
 	/* a dead mount left by a killed bootshelf-fs is detached */
 	if (bsfs_mnt_recover(mnt) < 0)
 		return 1;
+	if (bsfs_mnt_present(mnt)) {
+		bs_err("mountpoint %s is busy: something is already mounted "
+		       "there (unmount it first: fusermount3 -u %s)", mnt, mnt);
+		return 1;
+	}
 	if (stat(mnt, &st) < 0) {
 		bs_err("mountpoint %s: %s", mnt, strerror(errno));
 		return 1;

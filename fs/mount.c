@@ -48,10 +48,11 @@ int bsfs_mnt_resolve(const char *arg, char *out, size_t len)
 		return -ENAMETOOLONG;
 	if (realpath(arg, out))
 		return 0;
-	if (errno != ENOTCONN)
+	if (errno != ENOTCONN && errno != EACCES)
 		return -errno;
-	/* a dead mount cannot be resolved itself: resolve its parent
-	 * and append the last name */
+	/* a dead mount, or one that denies us (FUSE without allow_other),
+	 * cannot be resolved itself: resolve its parent and append the
+	 * last name */
 	if (strlen(arg) >= sizeof(dir))
 		return -ENAMETOOLONG;
 	strcpy(dir, arg);
@@ -158,6 +159,14 @@ static int detach(const char *mnt)
 		if (errno != EINTR)
 			return -errno;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
+}
+
+int bsfs_mnt_present(const char *mnt)
+{
+	char type[64];
+	unsigned maj, min;
+
+	return mount_info(mnt, type, sizeof(type), &maj, &min) == 0;
 }
 
 int bsfs_mnt_recover(const char *mnt)

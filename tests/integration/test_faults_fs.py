@@ -647,6 +647,12 @@ def test_run_as_non_root(wdir):
         wait_until(lambda: as_nobody("test", "-e", os.path.join(
             mnt, "boot", "two", "linux")).returncode == 0, 10, fs.proc,
             "reload as nobody")
+        # a second daemon (root) refuses this live mount, although it
+        # may not even stat it
+        p = subprocess.run([binpath("bootshelf-fs"), "-f", cat, mnt],
+                           capture_output=True, timeout=30)
+        assert p.returncode == 1 and b"is busy" in p.stderr, p.stderr
+        assert fs.proc.poll() is None
     finally:
         # SIGTERM: the daemon unmounts through fusermount3 itself
         fs.proc.terminate()
