@@ -141,6 +141,60 @@ void bsfs_watch_kick(void);
 size_t bsfs_inval_diff(struct fuse_session *se, const struct bs_vtree *old,
 		       const struct bs_vtree *cur);
 
+/* ---- mount.c ---------------------------------------------------------- */
+
+/**
+ * Absolute path of mountpoint @arg, also when a dead FUSE mount, or one
+ * that denies us, sits there (its parent is resolved instead).
+ * @v out   receives the path (@len at least PATH_MAX)
+ * @ret 0 or -errno
+ */
+int bsfs_mnt_resolve(const char *arg, char *out, size_t len);
+
+/**
+ * Make the mountpoint usable if a dead bootshelf-fs mount (its daemon
+ * gone, ENOTCONN) is on it: detach it, with a warning.  Logs why when it
+ * cannot.
+ * @ret 0 (nothing dead there, or detached), -EBUSY (a dead mount of
+ * another filesystem), -errno
+ */
+int bsfs_mnt_recover(const char *mnt);
+
+/* 1 if /proc/self/mountinfo lists a mount at @mnt (which stat(2) may
+ * not tell: a FUSE mount without allow_other denies even root). */
+int bsfs_mnt_present(const char *mnt);
+
+/* Before the loop runs and before dropping root: answer the kernel's
+ * INIT request here, then raise the mount's readahead (which INIT would
+ * lower again, and which only root may write). */
+void bsfs_mnt_init_now(struct fuse_session *se, const char *mnt);
+
+/* 1 if allow_other may be asked for: root, or user_allow_other in
+ * /etc/fuse.conf (fusermount3 refuses it otherwise). */
+int bsfs_user_allow_other(void);
+
+/* The user --user names, looked up before the mount. */
+struct bsfs_priv {
+	int set;
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Look up @user (name or number).  @ret 0, -ENOENT, -EINVAL for root */
+int bsfs_priv_lookup(const char *user, struct bsfs_priv *p);
+/* While the catalog is read and the ISOs indexed at startup: the
+ * effective ids become the user's, so what the user cannot read fails
+ * now rather than at the first reload, and index cache files are the
+ * user's.  _leave() returns to root for the mount.  @ret 0 or -errno */
+int bsfs_priv_enter(const struct bsfs_priv *p);
+int bsfs_priv_leave(const struct bsfs_priv *p);
+/* Just before mounting: the real ids become the user's, so the mount is
+ * theirs (see mount.c).  No-op without --user.  @ret 0 or -errno */
+int bsfs_priv_premount(const struct bsfs_priv *p);
+/* After the mount: become the user for good.  @ret 0 or -errno */
+int bsfs_priv_drop(const struct bsfs_priv *p);
+
 /* ---- misc -------------------------------------------------------------- */
 
 /* Monotonic milliseconds. */

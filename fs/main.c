@@ -3,16 +3,18 @@
  * a directory (typically the TFTP root), with the directory's own files
  * still visible underneath.
  *
- * Startup order: options, logging, checks (/dev/fuse, mountpoint not
- * already a mountpoint), the catalog and first snapshot, the underlay fd
- * (opened before the mount hides the directory), the FUSE session and
- * mount, daemonizing, the watcher thread, READY=1 to systemd, then the
- * multi-threaded FUSE loop until SIGTERM/SIGINT or an unmount.
+ * Startup order: options, logging, checks (/dev/fuse; the dead mount of
+ * an earlier bootshelf-fs is detached, any live mount refused), the
+ * catalog and first snapshot, the underlay fd (opened before the mount
+ * hides the directory), the FUSE session and mount, with --user the INIT
+ * handshake and the drop to that user, daemonizing, the watcher thread,
+ * READY=1 to systemd, then the multi-threaded FUSE loop until
+ * SIGTERM/SIGINT or an unmount.
  *
- * Left out: dropping root.  The daemon reads ISO files wherever the
- * catalog names them and mounts with allow_other; run it under a
- * dedicated user with user_allow_other in /etc/fuse.conf if that matters
- * more (see bootshelf-fs(8)).
+ * Run as root, the daemon mounts itself and may drop to --user USER
+ * right after; run as another user, libfuse mounts through the set-uid
+ * fusermount3, and allow_other is only asked for when /etc/fuse.conf
+ * allows it (see bootshelf-fs(8)).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +55,8 @@ static void usage(FILE *f)
 "                     ro,allow_other,default_permissions are always set\n"
 "      --uid USER     owner of the tree's files (default root)\n"
 "      --gid GROUP    group of the tree's files (default root)\n"
+"      --user USER    started as root: run as USER once mounted\n"
+"                     (USER must be able to read the catalog and ISOs)\n"
 "  -h, --help         this text\n"
 "  -V, --version      print the version\n"
 "\n"
@@ -117,6 +121,7 @@ int main(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "uid", required_argument, NULL, 'u' },
 		{ "gid", required_argument, NULL, 'g' },
+		{ "user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -125,6 +130,8 @@ int main(int argc, char **argv)
 	struct fuse_loop_config cfg = { .clone_fd = 1,
 					.max_idle_threads = 16 };
 	struct bs_diags diags = { 0 };
+	struct bsfs_priv priv = { 0 };
+	const char *mopts;
 	char catpath[PATH_MAX], mnt[PATH_MAX];
 	struct stat st;
 	const char *user_opts[32];
@@ -157,6 +164,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'U':
+			rc = bsfs_priv_lookup(optarg, &priv);
+			if (rc < 0) {
+				fprintf(stderr, "bootshelf-fs: --user %s: %s"
+					"\n", optarg, rc == -EINVAL ?
+					"must not be root" : "unknown user");
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -181,8 +197,21 @@ int main(int argc, char **argv)
 		bs_err("catalog %s: %s", argv[optind], strerror(errno));
 		return 1;
 	}
-	if (!realpath(argv[optind + 1], mnt) || stat(mnt, &st) < 0) {
-		bs_err("mountpoint %s: %s", argv[optind + 1], strerror(errno));
+	rc = bsfs_mnt_resolve(argv[optind + 1], mnt, sizeof(mnt));
+	if (rc < 0) {
+		bs_err("mountpoint %s: %s", argv[optind + 1], strerror(-rc));
+		return 1;
+	}
+	/* a dead mount left by a killed bootshelf-fs is detached */
+	if (bsfs_mnt_recover(mnt) < 0)
+		return 1;
+	if (bsfs_mnt_present(mnt)) {
+		bs_err("mountpoint %s is busy: something is already mounted "
+		       "there (unmount it first: fusermount3 -u %s)", mnt, mnt);
+		return 1;
+	}
+	if (stat(mnt, &st) < 0) {
+		bs_err("mountpoint %s: %s", mnt, strerror(errno));
 		return 1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -200,6 +229,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (bsfs_priv_enter(&priv) < 0)
+		return 1;
 	rc = bs_shelf_open(catpath, &bsfs.shelf, &diags);
 	for (size_t i = 0; i < diags.n; i++) {
 		char line[BS_ERRMSG_MAX + PATH_MAX];
@@ -214,6 +245,8 @@ int main(int argc, char **argv)
 		goto out_args;
 	}
 
+	if (bsfs_priv_leave(&priv) < 0)
+		goto out_shelf;
 	bsfs.mnt = mnt;
 	/* the underlay: this fd keeps reaching the directory under the
 	 * mount */
@@ -223,10 +256,21 @@ int main(int argc, char **argv)
 		goto out_shelf;
 	}
 
+	mopts = "ro,allow_other,default_permissions,fsname=bootshelf,"
+		"subtype=bootshelf";
+	if (!bsfs_user_allow_other()) {
+		/* fusermount3 would refuse the whole mount */
+		bs_warn("not root and /etc/fuse.conf has no user_allow_other "
+			"line: mounting without allow_other, so only uid %u "
+			"can read the tree (not tftpd, nginx or nfsd running "
+			"as other users); add user_allow_other to "
+			"/etc/fuse.conf to share it", (unsigned)getuid());
+		mopts = "ro,default_permissions,fsname=bootshelf,"
+			"subtype=bootshelf";
+	}
 	if (fuse_opt_add_arg(&args, "bootshelf-fs") ||
 	    (bsfs.debug && fuse_opt_add_arg(&args, "-d")) ||
-	    add_opt(&args, "ro,allow_other,default_permissions,"
-		    "fsname=bootshelf,subtype=bootshelf") < 0)
+	    add_opt(&args, mopts) < 0)
 		goto out_ufd;
 	for (size_t i = 0; i < nuser; i++)
 		if (add_opt(&args, user_opts[i]) < 0)
@@ -241,9 +285,16 @@ int main(int argc, char **argv)
 	/* libfuse made SIGHUP end the session; it means "reload" here,
 	 * which the watcher sets up.  Until then a SIGHUP is ignored. */
 	signal(SIGHUP, SIG_IGN);
+	if (bsfs_priv_premount(&priv) < 0)
+		goto out_signals;
 	if (fuse_session_mount(bsfs.se, mnt) != 0) {
 		bs_err("cannot mount on %s", mnt);
 		goto out_signals;
+	}
+	if (priv.set) {
+		bsfs_mnt_init_now(bsfs.se, mnt);
+		if (bsfs_priv_drop(&priv) < 0)
+			goto out_unmount;
 	}
 	if (!fg)
 		bs_log_init("bootshelf-fs", 0, bsfs.debug);

@@ -645,6 +645,39 @@ static void read_copy(fuse_req_t req, const struct bs_blob *b, size_t size,
 	free(buf);
 }
 
+/*
+ * 1 if a source file no longer holds the bytes an extent names: the ISO
+ * was truncated in place.  A spliced read would come back short, which
+ * the kernel takes for the end of the file, so a reader would see a
+ * shorter file instead of an error.  One fstat per source per read.
+ */
+static int source_shrunk(const struct bs_extent *ext, size_t n)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t end = 0;
+		size_t j;
+
+		if (ext[i].kind != BS_SEG_SOURCE)
+			continue;
+		for (j = 0; j < i; j++)
+			if (ext[j].kind == BS_SEG_SOURCE &&
+			    ext[j].fd == ext[i].fd)
+				break;
+		if (j < i)
+			continue;	/* this file was checked */
+		for (j = i; j < n; j++)
+			if (ext[j].kind == BS_SEG_SOURCE &&
+			    ext[j].fd == ext[i].fd &&
+			    ext[j].off + ext[j].len > end)
+				end = ext[j].off + ext[j].len;
+		if (fstat(ext[i].fd, &st) == 0 && (uint64_t)st.st_size < end)
+			return 1;
+	}
+	return 0;
+}
+
 static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 {
 	const struct bs_blob *b = h->n->blob;
@@ -672,6 +705,12 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 			read_copy(req, b, size, off);
 			return;
 		}
+	}
+	if (source_shrunk(ext, next)) {
+		/* a short reply would tell the kernel the file ended here */
+		check_rewrite(b, 0);
+		fuse_reply_err(req, EIO);
+		return;
 	}
 	memset(&rv, 0, sizeof(rv));
 	for (size_t i = 0; i < next && nb < READ_MAX_BUFS; i++) {
@@ -745,7 +784,23 @@ static void bsfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 		}
 		if (size > h->len - (size_t)off)
 			size = h->len - (size_t)off;
-		fuse_reply_buf(req, h->text + off, size);
+		{
+			/* Reply from a copy: the reader may close (and the
+			 * RELEASE free h->text) as soon as writev(2) hands
+			 * the kernel the reply, and ASan's writev
+			 * interceptor checks the buffer only after the call
+			 * returned.  Status reads are rare; this is not the
+			 * tree's read path. */
+			char *copy = malloc(size ? size : 1);
+
+			if (!copy) {
+				fuse_reply_err(req, ENOMEM);
+				return;
+			}
+			memcpy(copy, h->text + off, size);
+			fuse_reply_buf(req, copy, size);
+			free(copy);
+		}
 		return;
 	case FH_UNDERLAY: {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);

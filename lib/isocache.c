@@ -204,9 +204,11 @@ static void disk_store(struct bs_isocache *c, const char *key,
 	first = !c->disk_failed;
 	c->disk_failed = 1;
 	pthread_mutex_unlock(&c->lock);
-	/* a full or read-only disk only costs speed: say so once */
+	/* a full or read-only disk only costs speed: say so once.  The
+	 * entry was written to a temporary name and renamed into place
+	 * only when complete, so nothing half-written is left to load. */
 	if (first)
-		bs_info("index cache %s: %s; running without it", dir,
+		bs_warn("index cache %s: %s; running without it", dir,
 			strerror(-rc));
 	free(dir);
 }
