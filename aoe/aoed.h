@@ -34,6 +34,8 @@ struct aoed_batch {
 	struct mmsghdr *msg;	/* max entries, owned */
 	struct iovec *iov;
 	struct iovec *data;	/* max entries, owned; send only */
+	uint64_t **faults;	/* max entries, owned; send only: the
+				 * counter to bump when data faults */
 	struct iovec *pair;	/* 2 * max entries, owned; built to send */
 	struct sockaddr_storage *addr;	/* sender and packet type */
 };

@@ -44,10 +44,11 @@ int aoed_batch_init(struct aoed_batch *b, unsigned max, size_t framecap)
 	b->msg = calloc(max, sizeof(*b->msg));
 	b->iov = calloc(max, sizeof(*b->iov));
 	b->data = calloc(max, sizeof(*b->data));
+	b->faults = calloc(max, sizeof(*b->faults));
 	b->pair = calloc(2 * (size_t)max, sizeof(*b->pair));
 	b->addr = calloc(max, sizeof(*b->addr));
-	if (!b->buf || !b->msg || !b->iov || !b->data || !b->pair ||
-	    !b->addr) {
+	if (!b->buf || !b->msg || !b->iov || !b->data || !b->faults ||
+	    !b->pair || !b->addr) {
 		aoed_batch_free(b);
 		return -ENOMEM;
 	}
@@ -66,6 +67,7 @@ void aoed_batch_free(struct aoed_batch *b)
 	free(b->msg);
 	free(b->iov);
 	free(b->data);
+	free(b->faults);
 	free(b->pair);
 	free(b->addr);
 	memset(b, 0, sizeof(*b));
@@ -212,6 +214,8 @@ int aoed_putpkts(int fd, struct aoed_batch *b, unsigned n)
 			b->pair[2 * done].iov_len = bs_aoe_read_failed(
 				b->iov[done].iov_base, b->framecap);
 			b->msg[done].msg_hdr.msg_iovlen = 1;
+			if (b->faults[done])
+				(*b->faults[done])++;
 			continue;
 		}
 		if (r < 0 && (errno == EAGAIN || errno == ENOBUFS) &&

@@ -223,6 +223,8 @@ static void answer(struct aoed *d, struct aoed_if *i, const uint8_t *req,
 				act.lba * BS_AOE_SECTOR);
 			i->tx.data[i->tx.n].iov_len = (size_t)act.nsect *
 						      BS_AOE_SECTOR;
+			/* logged once a second by tick() */
+			i->tx.faults[i->tx.n] = &t->read_errors;
 			i->tx.n++;
 			d->reads++;
 			continue;
