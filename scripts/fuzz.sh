@@ -40,6 +40,8 @@ PY
 	esac
 }
 export TOP="$top"
+# leaks inside third-party libraries that we cannot fix (see the file)
+export LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 case $mode in
 regress)
