@@ -33,6 +33,9 @@ struct bs_blob {
 	uint64_t size;
 	size_t nseg;
 	struct bs_seg *seg;	/* sorted by start, contiguous, no empties */
+	uint64_t ihash;		/* hash of the content's identity for
+				   inode numbers; 0 until a tree that
+				   holds the blob is finished */
 };
 
 /* A piece of a read request, for zero-copy senders (FUSE splice). */

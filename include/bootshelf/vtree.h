@@ -76,6 +76,9 @@ struct bs_vtree {
 	struct bs_entry_state *states;	/* one per catalog entry */
 	size_t nstates;
 	size_t nnodes;
+	struct bs_bootline **lines;	/* per state, made on first use
+					   while configs are generated
+					   (bs_vt_bootline); NULL after */
 	struct bs_vnode **hash;		/* ino -> node */
 	size_t hmask;
 	void *arena;			/* node storage (internal) */
