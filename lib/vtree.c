@@ -171,10 +171,13 @@ struct bs_vnode *bs_vt_node(struct bs_vtree *t, struct bs_vnode *parent,
 		a->nodes = v;
 		a->cap = cap;
 	}
-	if (!(n = calloc(1, sizeof(*n))) || !(n->name = strdup(name))) {
-		free(n);
+	size_t nl = strlen(name) + 1;
+
+	/* the name lives in the node's own allocation */
+	if (!(n = calloc(1, sizeof(*n) + nl)))
 		return NULL;
-	}
+	n->name = memcpy(n + 1, name, nl);
+	t->mem += sizeof(*n) + nl + sizeof(*a->nodes);
 	a->nodes[a->n++] = n;
 	n->mode = mode;
 	n->mtime = t->mtime;
@@ -189,12 +192,12 @@ struct bs_vnode *bs_vt_node(struct bs_vtree *t, struct bs_vnode *parent,
 			if (!k)
 				return NULL;
 			parent->kids = k;
+			t->mem += (nk ? nk : 16) * sizeof(*k);
 		}
 		parent->kids[parent->nkids++] = n;
 		if (names_add(a, n) < 0) {
 			parent->nkids--;
 			a->n--;
-			free((char *)n->name);
 			free(n);
 			return NULL;
 		}
@@ -228,6 +231,13 @@ struct bs_vnode *bs_vt_file(struct bs_vtree *t, struct bs_vnode *dir,
 	}
 	n->blob = blob;
 	n->size = blob ? blob->size : 0;
+	/* a blob shared with another name is counted once */
+	if (blob && __atomic_load_n(&blob->refs, __ATOMIC_RELAXED) == 1) {
+		t->mem += sizeof(*blob) + blob->nseg * sizeof(*blob->seg);
+		for (size_t i = 0; i < blob->nseg; i++)
+			if (blob->seg[i].kind == BS_SEG_BYTES)
+				t->mem += blob->seg[i].len;
+	}
 	return n;
 }
 
@@ -241,8 +251,15 @@ struct bs_vnode *bs_vt_text(struct bs_vtree *t, struct bs_vnode *dir,
 		bs_text_free(text);
 		return NULL;
 	}
-	bs_blob_add_bytes(&b, text->buf, text->len);
-	bs_text_free(text);
+	/* the blob takes the text's buffer: no copy */
+	if (text->cap > text->len + 64) {
+		char *fit = realloc(text->buf, text->len ? text->len : 1);
+		if (fit)
+			text->buf = fit;
+	}
+	bs_blob_take_bytes(&b, text->buf, text->len);
+	text->buf = NULL;
+	text->len = text->cap = 0;
 	if (bs_blob_finish(&b, &blob) < 0)
 		return NULL;
 	return bs_vt_file(t, dir, name, blob);
@@ -288,6 +305,7 @@ static int finish(struct bs_vtree *t)
 	    !(ph = malloc(a->n * sizeof(*ph))))
 		return -ENOMEM;
 	t->hmask = hsize - 1;
+	t->mem += hsize * sizeof(*t->hash) + t->nstates * sizeof(*t->states);
 	/* path hashes; the node's position rides in ino meanwhile */
 	for (size_t i = 0; i < a->n; i++) {
 		struct bs_vnode *n = a->nodes[i];
@@ -339,7 +357,6 @@ static void arena_free(struct bs_vtree *t)
 	for (size_t i = 0; i < a->n; i++) {
 		struct bs_vnode *n = a->nodes[i];
 		bs_blob_unref(n->blob);
-		free((char *)n->name);
 		free((char *)n->target);
 		free(n->kids);
 		free(n);
@@ -377,6 +394,7 @@ int bs_vtree_build(struct bs_catalog *cat, struct bs_isocache *cache,
 		if ((rc = bs_vt_add_entry(t, cache, &t->states[i])) < 0)
 			goto fail;
 	}
+	t->mem_entries = t->mem;
 	if ((rc = bs_vt_add_configs(t)) < 0 || (rc = finish(t)) < 0)
 		goto fail;
 	*out = t;

@@ -517,7 +517,7 @@ static int add_host(struct bs_vtree *t, struct menus *m,
 static int add_configs(struct bs_vtree *t)
 {
 	struct menus m = { 0 };
-	size_t i;
+	size_t i, mem0;
 	struct bs_vnode *meta, *hosts, *n;
 	struct bs_text txt = { 0 };
 	const struct bs_entry_state *kd;
@@ -548,9 +548,11 @@ static int add_configs(struct bs_vtree *t)
 	}
 	if (t->nstates)
 		m.tmpl = calloc(t->nstates * L_N, sizeof(*m.tmpl));
+	mem0 = t->mem;
 	for (i = 0; i < t->cat->nhosts; i++)
 		if (add_host(t, &m, hosts, &t->cat->hosts[i]) < 0)
 			break;
+	t->mem_hosts = t->mem - mem0;
 	for (size_t i = 0; m.tmpl && i < t->nstates * L_N; i++)
 		free(m.tmpl[i].text);
 	free(m.tmpl);

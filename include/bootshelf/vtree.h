@@ -76,6 +76,10 @@ struct bs_vtree {
 	struct bs_entry_state *states;	/* one per catalog entry */
 	size_t nstates;
 	size_t nnodes;
+	size_t mem;			/* heap bytes of nodes, names and
+					   blobs (approximate) */
+	size_t mem_hosts;		/* of which made for [host]s */
+	size_t mem_entries;		/* of which boot/<name>/... */
 	struct bs_bootline **lines;	/* per state, made on first use
 					   while configs are generated
 					   (bs_vt_bootline); NULL after */
