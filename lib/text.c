@@ -88,6 +88,7 @@ static int fast(struct bs_text *t, const char *fmt, va_list ap)
 
 	if (reserve(t, 0) < 0)
 		return -1;
+	t->buf[t->len] = '\0';	/* also when nothing is added */
 	for (;;) {
 		const char *pct = strchr(p, '%');
 		size_t n = pct ? (size_t)(pct - p) : strlen(p);

@@ -60,6 +60,7 @@ def cat_file(cat, path):
 
 
 def gets(ng, uri="/x.iso"):
+    ng.settle()
     return [e for e in ng.log() if e[0] == "GET" and e[1] == uri]
 
 
