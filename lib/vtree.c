@@ -7,6 +7,7 @@
  * per-entry parts (boot/<name>/...) are made in vtree_entry.c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +21,47 @@
 
 #include "vtree_i.h"
 
+/* Node storage: nodes and their names are carved out of big chunks
+ * (tens of thousands per tree: a malloc and a free each would cost more
+ * than making them). */
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+#define CHUNK_BYTES (64u << 10)
+
 struct arena {
 	struct bs_vnode **nodes;
 	size_t n, cap;
+	struct chunk *chunks;		/* newest first */
 	/* (parent, name) -> node while building, so adding a name to a
 	 * directory of 10,000 hosts does not scan its 10,000 names */
 	struct bs_vnode **names;	/* open addressing; NULL = free */
 	size_t nmask;			/* size - 1, a power of two */
 };
+
+/* @n zeroed bytes from the arena, or NULL. */
+static void *carve(struct arena *a, size_t n)
+{
+	struct chunk *c = a->chunks;
+	void *p;
+
+	n = (n + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > CHUNK_BYTES ? n : CHUNK_BYTES;
+		if (!(c = malloc(sizeof(*c) + cap)))
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		c->next = a->chunks;
+		a->chunks = c;
+	}
+	p = (char *)c->data + c->used;
+	c->used += n;
+	return memset(p, 0, n);
+}
 
 /*
  * A hash that takes eight bytes per step (FNV-1a takes one): tree
@@ -173,8 +207,8 @@ struct bs_vnode *bs_vt_node(struct bs_vtree *t, struct bs_vnode *parent,
 	}
 	size_t nl = strlen(name) + 1;
 
-	/* the name lives in the node's own allocation */
-	if (!(n = calloc(1, sizeof(*n) + nl)))
+	/* the name lives right after the node */
+	if (!(n = carve(a, sizeof(*n) + nl)))
 		return NULL;
 	n->name = memcpy(n + 1, name, nl);
 	t->mem += sizeof(*n) + nl + sizeof(*a->nodes);
@@ -183,23 +217,22 @@ struct bs_vnode *bs_vt_node(struct bs_vtree *t, struct bs_vnode *parent,
 	n->mtime = t->mtime;
 	n->parent = parent ? parent : n;
 	if (parent) {
-		/* room for 16, then doubling: directories of 10,000
-		 * hosts must not be copied 600 times */
+		/* room for 4 (a host's view), then doubling: directories
+		 * of 10,000 hosts must not be copied 2,500 times */
 		size_t nk = parent->nkids;
-		if (nk == 0 || (nk >= 16 && (nk & (nk - 1)) == 0)) {
+		if (nk == 0 || (nk >= 4 && (nk & (nk - 1)) == 0)) {
 			struct bs_vnode **k = realloc(parent->kids,
-				(nk ? nk * 2 : 16) * sizeof(*k));
+				(nk ? nk * 2 : 4) * sizeof(*k));
 			if (!k)
 				return NULL;
 			parent->kids = k;
-			t->mem += (nk ? nk : 16) * sizeof(*k);
+			t->mem += (nk ? nk : 4) * sizeof(*k);
 		}
 		parent->kids[parent->nkids++] = n;
 		if (names_add(a, n) < 0) {
 			parent->nkids--;
 			a->n--;
-			free(n);
-			return NULL;
+			return NULL;	/* its bytes stay in the arena */
 		}
 	}
 	t->nnodes++;
@@ -271,16 +304,43 @@ static int cmp_node(const void *a, const void *b)
 		      (*(struct bs_vnode *const *)b)->name);
 }
 
-/* Kids in strcmp order; catalogs are often in order already. */
+/* First i >= 1 where kids[i-1] > kids[i], or nkids. */
+static size_t sorted_upto(struct bs_vnode **k, size_t n, size_t from)
+{
+	size_t i = from;
+
+	while (i < n && strcmp(k[i - 1]->name, k[i]->name) < 0)
+		i++;
+	return i;
+}
+
+/*
+ * Kids in strcmp order.  Catalogs are often in order already, and a
+ * directory of hosts is often in order but for its first name
+ * (pxelinux.cfg/default before the 01-<mac> names): those cost one pass.
+ */
 static void sort_kids(struct bs_vnode *n)
 {
-	size_t i = 1;
+	struct bs_vnode **k = n->kids, *first;
+	size_t lo = 1, hi = n->nkids;
 
-	while (i < n->nkids &&
-	       strcmp(n->kids[i - 1]->name, n->kids[i]->name) < 0)
-		i++;
-	if (i < n->nkids)
-		qsort(n->kids, n->nkids, sizeof(*n->kids), cmp_node);
+	if (sorted_upto(k, n->nkids, 1) == n->nkids)
+		return;
+	if (n->nkids < 3 || sorted_upto(k, n->nkids, 2) < n->nkids) {
+		qsort(k, n->nkids, sizeof(*k), cmp_node);
+		return;
+	}
+	/* k[1..] sorted: move k[0] to its place */
+	first = k[0];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(k[mid]->name, first->name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(k, k + 1, (lo - 1) * sizeof(*k));
+	k[lo - 1] = first;
 }
 
 /*
@@ -359,7 +419,11 @@ static void arena_free(struct bs_vtree *t)
 		bs_blob_unref(n->blob);
 		free((char *)n->target);
 		free(n->kids);
-		free(n);
+	}
+	while (a->chunks) {
+		struct chunk *c = a->chunks;
+		a->chunks = c->next;
+		free(c);
 	}
 	free(a->nodes);
 	free(a->names);
