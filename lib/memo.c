@@ -102,15 +102,12 @@ int bs_memo_digest(struct bs_source *src, enum bs_digest_alg alg,
 	return rc;
 }
 
-int bs_memo_initrd(const struct bs_iso *iso, const struct bs_bootinfo *bi,
-		   struct bs_initrd_info *out, struct bs_error *err)
+/* The memo of @iso's initrds @bi, keyed, without a result. */
+static void initrd_key(struct memo *v, const struct bs_iso *iso,
+		       const struct bs_bootinfo *bi)
 {
-	struct memo *v = calloc(1, sizeof(*v));
 	size_t o = 0;
-	int rc;
 
-	if (!v)
-		return bs_error_set(err, -ENOMEM, "out of memory");
 	v->kind = MEMO_INITRD;
 	v->id = iso->src->id;
 	for (size_t i = 0; i < bi->ninitrd; i++) {
@@ -122,6 +119,38 @@ int bs_memo_initrd(const struct bs_iso *iso, const struct bs_bootinfo *bi,
 		v->key[o++] = ',';
 	}
 	v->key[o] = '\0';
+}
+
+void bs_memo_initrd_put(const struct bs_iso *iso,
+			const struct bs_bootinfo *bi, int rc,
+			const struct bs_initrd_info *out,
+			const struct bs_error *err)
+{
+	struct memo *v = calloc(1, sizeof(*v)), old;
+
+	if (!v)
+		return;		/* scanned again when asked */
+	initrd_key(v, iso, bi);
+	v->rc = rc;
+	if (rc == 0)
+		v->ird = *out;
+	else if (err)
+		v->err = *err;
+	/* one result per key: an older one stays if there is one */
+	if (!lookup(MEMO_INITRD, &v->id, v->key, &old))
+		store(v);
+	free(v);
+}
+
+int bs_memo_initrd(const struct bs_iso *iso, const struct bs_bootinfo *bi,
+		   struct bs_initrd_info *out, struct bs_error *err)
+{
+	struct memo *v = calloc(1, sizeof(*v));
+	int rc;
+
+	if (!v)
+		return bs_error_set(err, -ENOMEM, "out of memory");
+	initrd_key(v, iso, bi);
 	if (!lookup(MEMO_INITRD, &v->id, v->key, v)) {
 		v->rc = bs_initrd_scan_iso(iso, bi, &v->ird, &v->err);
 		if (v->rc != -EIO && v->rc != -ENOMEM)
