@@ -153,6 +153,58 @@ void bs_isocache_sweep(struct bs_isocache *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+int bs_isocache_poll(struct bs_isocache *c, const struct bs_catalog *cat,
+		     uint64_t *wait_ms)
+{
+	uint64_t next = 0;
+	int changed = 0;
+
+	for (size_t i = 0; i < cat->nentries; i++) {
+		const struct bs_cat_entry *e = &cat->entries[i];
+		uint64_t refresh = (uint64_t)bs_catalog_refresh_ms(cat, e);
+		uint64_t now = now_ms(), at = 0, left;
+		struct bs_source *src = NULL;
+		struct bs_source_id id;
+		struct cached *ce;
+
+		if (!e->url || !refresh)
+			continue;
+		pthread_mutex_lock(&c->lock);
+		if ((ce = find(c, e->url)) && ce->have_boot) {
+			at = ce->checked_ms;
+			if (now - at >= refresh)
+				src = bs_source_ref(ce->iso->src);
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (!ce) {
+			/* not indexed (the server was down at the last
+			 * reload): a reload tries again */
+			changed = 1;
+			left = refresh;
+		} else if (!src) {
+			left = at + refresh - now;
+		} else {
+			/* HEAD: the same version still? */
+			int rc = bs_source_stat_fd(src, &id);
+			int gone = bs_remote_stale(src) ||
+				   (rc == 0 && !bs_source_id_equal(&id,
+								   &src->id));
+			pthread_mutex_lock(&c->lock);
+			if ((ce = find(c, e->url)) && ce->iso->src == src)
+				/* changed: the reload must ask again */
+				ce->checked_ms = gone ? 0 : now_ms();
+			pthread_mutex_unlock(&c->lock);
+			bs_source_unref(src);
+			changed |= gone;
+			left = refresh;
+		}
+		if (!next || left < next)
+			next = left;
+	}
+	*wait_ms = next;
+	return changed;
+}
+
 /* Remote options from the catalog's [server] keys. */
 static void remote_opts(const struct bs_catalog *cat,
 			struct bs_remote_opts *o)

@@ -120,6 +120,19 @@ struct bs_vtree *bs_shelf_get(struct bs_shelf *s)
 	return t;
 }
 
+int bs_shelf_poll(struct bs_shelf *s, uint64_t *wait_ms)
+{
+	struct bs_vtree *t = bs_shelf_get(s);
+	int rc;
+
+	/* not while a reload uses the cache's timestamps */
+	pthread_mutex_lock(&s->reload_lock);
+	rc = bs_isocache_poll(s->cache, t->cat, wait_ms);
+	pthread_mutex_unlock(&s->reload_lock);
+	bs_vtree_unref(t);
+	return rc;
+}
+
 /*
  * What the snapshot holds in memory: its own nodes, names and generated
  * text, and the ISO indexes it uses (an index shared by two entries
