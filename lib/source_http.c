@@ -9,7 +9,15 @@
  * answer is checked (status, Content-Range, ETag, total size) before its
  * bytes are used, so one open source never mixes two versions of an
  * object.  Transient failures (connection refused or reset, 5xx, 429) are
- * retried with exponential backoff, all inside the configured timeout.
+ * retried with exponential backoff, all inside the configured timeout;
+ * a retry asks only for the bytes still missing.
+ *
+ * Each range is fetched by a thread of its own (a job) into block
+ * buffers.  A reader waits only for the bytes it asked for and copies
+ * them out while the rest keeps coming; a sequential reader keeps the
+ * read-ahead window in flight in requests of at least half of it, so the
+ * next request is under way before the reader needs it.  Readers of a
+ * block being fetched wait for that job rather than ask again.
  *
  * Left out: an on-disk block tier, proxies beyond libcurl's environment
  * variables, S3 virtual-hosted addressing.
