@@ -14,8 +14,9 @@
  * Reloads never run on a FUSE request thread: building a snapshot may
  * index ISOs, and invalidation must not wait on a request.
  *
- * Left out: watching the underlay (short entry timeouts instead) and
- * remote (URL) sources.
+ * Remote (URL) sources cannot be watched: those with a refresh interval
+ * are asked on that interval (a HEAD each), and a changed one reloads.
+ * Left out: watching the underlay (short entry timeouts instead).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -255,10 +256,28 @@ static void tune_readahead(void)
 	close(fd);
 }
 
+/*
+ * Remote ISOs with a refresh interval: ask their servers when one is
+ * due (HEAD), and reload when an object changed.  @ret when to ask next
+ * (0: no entry has an interval).
+ */
+static uint64_t poll_remote(void)
+{
+	uint64_t wait = 0;
+
+	if (bs_shelf_poll(bsfs.shelf, &wait)) {
+		reload(0);
+		bs_shelf_poll(bsfs.shelf, &wait);
+	}
+	if (wait && wait < 500)
+		wait = 500;
+	return wait ? bsfs_now_ms() + wait : 0;
+}
+
 static void *watch_main(void *arg)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-	uint64_t first = 0, deadline = 0;
+	uint64_t first = 0, deadline = 0, next_poll = poll_remote();
 	int pending = 0, hup = 0;
 
 	tune_readahead();
@@ -276,6 +295,11 @@ static void *watch_main(void *arg)
 				until = first + DEBOUNCE_MAX_MS;
 			timeout = until > now ? (int)(until - now) : 0;
 		}
+		if (next_poll) {
+			int t = next_poll > now ? (int)(next_poll - now) : 0;
+			if (timeout < 0 || t < timeout)
+				timeout = t;
+		}
 		if (poll(pf, 2, timeout) < 0 && errno != EINTR)
 			break;
 		now = bsfs_now_ms();
@@ -291,6 +315,7 @@ static void *watch_main(void *arg)
 				reload(hup);
 				pending = 0;
 				hup = 0;
+				next_poll = bsfs_now_ms();	/* new catalog */
 				continue;
 			}
 		}
@@ -312,7 +337,10 @@ static void *watch_main(void *arg)
 				now >= first + DEBOUNCE_MAX_MS)) {
 			pending = 0;
 			reload(0);
+			next_poll = bsfs_now_ms();	/* new catalog */
 		}
+		if (next_poll && now >= next_poll)
+			next_poll = poll_remote();
 	}
 	return NULL;
 }

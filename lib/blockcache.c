@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <bootshelf/remote.h>
 
@@ -16,6 +17,7 @@ struct block {
 	uint64_t key, idx;
 	size_t len;
 	size_t cap;			/* bytes allocated for data */
+	size_t mapped;			/* bytes mmap'ed, 0: malloc'ed */
 	struct block *hnext;		/* hash chain */
 	struct block *prev, *next;	/* LRU: head is most recent */
 	uint8_t data[];
@@ -37,6 +39,36 @@ struct bs_blockcache {
  * cache then touches no fresh pages (page faults cost as much as the
  * copy itself). */
 #define SPARE_MAX 16
+
+/*
+ * A full-size block buffer: mapped with its pages populated in one system
+ * call, since faulting in a fresh 1 MiB page by page costs as much as the
+ * network read that fills it.  malloc when mmap fails.
+ */
+static struct block *block_alloc(size_t block)
+{
+	size_t sz = (sizeof(struct block) + block + 4095) & ~(size_t)4095;
+	struct block *b = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+			       -1, 0);
+
+	if (b == MAP_FAILED) {
+		if (!(b = malloc(sizeof(*b) + block)))
+			return NULL;
+		sz = 0;
+	}
+	b->cap = block;
+	b->mapped = sz;
+	return b;
+}
+
+static void block_free(struct block *b)
+{
+	if (b && b->mapped)
+		munmap(b, b->mapped);
+	else
+		free(b);
+}
 
 static size_t slot(const struct bs_blockcache *c, uint64_t key, uint64_t idx)
 {
@@ -80,11 +112,11 @@ void bs_blockcache_free(struct bs_blockcache *c)
 		return;
 	for (struct block *b = c->head, *n; b; b = n) {
 		n = b->next;
-		free(b);
+		block_free(b);
 	}
 	for (struct block *b = c->spare, *n; b; b = n) {
 		n = b->next;
-		free(b);
+		block_free(b);
 	}
 	pthread_mutex_destroy(&c->lock);
 	free(c->hash);
@@ -145,7 +177,7 @@ static void drop(struct bs_blockcache *c, struct block *b)
 		c->spare = b;
 		c->nspare++;
 	} else {
-		free(b);
+		block_free(b);
 	}
 }
 
@@ -215,6 +247,7 @@ int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 	if (!(b = malloc(sizeof(*b) + len)))
 		return -ENOMEM;
 	b->cap = len;
+	b->mapped = 0;
 	memcpy(b->data, data, len);
 	b->key = key;
 	b->idx = idx;
@@ -233,8 +266,8 @@ void *bs_blockcache_buf_new(struct bs_blockcache *c)
 		c->nspare--;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (!b && (b = malloc(sizeof(*b) + c->block)))
-		b->cap = c->block;
+	if (!b)
+		b = block_alloc(c->block);
 	return b ? b->data : NULL;
 }
 
@@ -246,7 +279,7 @@ static struct block *buf_block(void *buf)
 void bs_blockcache_buf_free(void *buf)
 {
 	if (buf)
-		free(buf_block(buf));
+		block_free(buf_block(buf));
 }
 
 int bs_blockcache_put_buf(struct bs_blockcache *c, uint64_t key,
@@ -255,7 +288,7 @@ int bs_blockcache_put_buf(struct bs_blockcache *c, uint64_t key,
 	struct block *b = buf_block(buf);
 
 	if (len > c->block) {
-		free(b);
+		block_free(b);
 		return -EINVAL;
 	}
 	b->key = key;

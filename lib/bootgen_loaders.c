@@ -8,16 +8,34 @@
 
 #include <bootshelf/bootgen.h>
 
+/* Six bytes as hex pairs joined by @sep, in upper or lower case. */
+static void mac_hex(const uint8_t m[6], char sep, const char *digits,
+		    char out[18])
+{
+	for (int i = 0; i < 6; i++) {
+		out[3 * i] = digits[m[i] >> 4];
+		out[3 * i + 1] = digits[m[i] & 15];
+		out[3 * i + 2] = i < 5 ? sep : '\0';
+	}
+}
+
 void bs_mac_hyphen(const uint8_t m[6], char out[18])
 {
-	snprintf(out, 18, "%02x-%02x-%02x-%02x-%02x-%02x", m[0], m[1], m[2],
-		 m[3], m[4], m[5]);
+	mac_hex(m, '-', "0123456789abcdef", out);
 }
 
 void bs_mac_kiwi(const uint8_t m[6], char out[18])
 {
-	snprintf(out, 18, "%02X.%02X.%02X.%02X.%02X.%02X", m[0], m[1], m[2],
-		 m[3], m[4], m[5]);
+	mac_hex(m, '.', "0123456789ABCDEF", out);
+}
+
+/* strlcpy: @src cut to fit @dst[@n] */
+static void copy(char *dst, size_t n, const char *src)
+{
+	size_t l = strnlen(src, n - 1);
+
+	memcpy(dst, src, l);
+	dst[l] = '\0';
 }
 
 static const char *label_of(const struct bs_entry_state *st)
@@ -29,37 +47,51 @@ static const char *label_of(const struct bs_entry_state *st)
 static void grub_quoted(struct bs_text *o, const char *s)
 {
 	bs_text_add(o, "'");
-	for (; *s; s++)
-		bs_text_add(o, *s == '\'' ? "'\\''" : "%c", *s);
+	while (*s) {
+		size_t n = strcspn(s, "'");
+		bs_text_add(o, "%.*s", (int)n, s);
+		s += n;
+		if (*s) {
+			bs_text_add(o, "'\\''");
+			s++;
+		}
+	}
 	bs_text_add(o, "'");
 }
 
-/* @bootif: "BOOTIF=01-..." for the kernel, so the initrd knows the NIC */
+/* BOOTIF=01-<@mac> tells the initrd which NIC booted; NULL: the MAC
+ * from the regexp of the menu */
 static void grub_entry(struct bs_text *o, const struct bs_vtree *t,
 		       const struct bs_entry_state *st, const char *host_app,
-		       const char *label, const char *bootif)
+		       const char *label, const char *mac)
 {
-	struct bs_bootline bl;
-	char initrd[sizeof(bl.initrd)];
+	struct bs_bootline tmp;
+	const struct bs_bootline *bl = bs_vt_bootline(t, st, host_app, &tmp);
+	char initrd[sizeof(bl->initrd)];
 
-	bs_bootline_make(t->cat, st, host_app, &bl);
 	bs_text_add(o, "menuentry ");
 	grub_quoted(o, label ? label : label_of(st));
 	bs_text_add(o, " --id %s {\n", st->entry->name);
-	bs_text_add(o, "\t# %s\n", bl.note);
-	if (bl.mode == BS_DELIVERY_SANBOOT) {
+	bs_text_add(o, "\t# %s\n", bl->note);
+	if (bl->mode == BS_DELIVERY_SANBOOT) {
 		bs_text_add(o, "\tlinux16 /memdisk iso raw\n"
-			    "\tinitrd16 /%s\n}\n", bl.initrd);
+			    "\tinitrd16 /%s\n}\n", bl->initrd);
 		return;
 	}
 	/* GRUB takes initrds separated by spaces */
-	snprintf(initrd, sizeof(initrd), "%s", bl.initrd);
+	copy(initrd, sizeof(initrd), bl->initrd);
 	for (char *c = initrd; *c; c++)
 		if (*c == ',')
 			*c = ' ';
 	bs_text_add(o, "\techo 'Loading %s ...'\n", st->entry->name);
-	bs_text_add(o, "\tlinux /%s%s%s %s\n", bl.kernel,
-		    bl.append[0] ? " " : "", bl.append, bootif);
+	bs_text_add(o, "\tlinux /%s%s%s BOOTIF=01-", bl->kernel,
+		    bl->append[0] ? " " : "", bl->append);
+	if (mac) {
+		o->mark = o->len;
+		bs_text_add(o, "%s\n", mac);
+	} else {
+		bs_text_add(o, "$m1-$m2-$m3-$m4-$m5-$m6\n");
+	}
 	bs_text_add(o, "\tinitrd /%s\n}\n", initrd);
 }
 
@@ -96,8 +128,7 @@ void bs_gen_grub_menu(const struct bs_vtree *t, struct bs_text *o)
 		bs_text_add(o, "set default=%s\n", cat->menu.def);
 	for (size_t i = 0; i < t->nstates; i++)
 		if (t->states[i].ok)
-			grub_entry(o, t, &t->states[i], NULL, NULL,
-				   "BOOTIF=01-$m1-$m2-$m3-$m4-$m5-$m6");
+			grub_entry(o, t, &t->states[i], NULL, NULL, NULL);
 	bs_text_add(o, "menuentry 'Boot from local disk' --id local {\n"
 		    "\texit\n}\n");
 }
@@ -105,13 +136,12 @@ void bs_gen_grub_menu(const struct bs_vtree *t, struct bs_text *o)
 void bs_gen_grub_host(const struct bs_vtree *t, const struct bs_cat_host *h,
 		      const struct bs_entry_state *st, struct bs_text *o)
 {
-	char mac[18], bootif[32];
+	char mac[18];
 
 	bs_mac_hyphen(h->mac, mac);
-	snprintf(bootif, sizeof(bootif), "BOOTIF=01-%s", mac);
 	grub_head(o, t);
 	bs_text_add(o, "set timeout=0\nset default=%s\n", st->entry->name);
-	grub_entry(o, t, st, h->append, h->label, bootif);
+	grub_entry(o, t, st, h->append, h->label, mac);
 }
 
 /* iPXE: kernel + initrd of one entry, then boot. */
@@ -119,18 +149,18 @@ static void ipxe_entry(struct bs_text *o, const struct bs_vtree *t,
 		       const struct bs_entry_state *st, const char *host_app)
 {
 	const char *http = t->cat->server.http;
-	struct bs_bootline bl;
-	char base[512], list[sizeof(bl.initrd)];
+	struct bs_bootline tmp;
+	const struct bs_bootline *bl = bs_vt_bootline(t, st, host_app, &tmp);
+	char base[512], list[sizeof(bl->initrd)];
 	char *save = NULL, *tok;
 
-	bs_bootline_make(t->cat, st, host_app, &bl);
 	/* HTTP is much faster than TFTP for big initrds */
-	snprintf(base, sizeof(base), "%s", http ? http : "");
-	while (base[0] && base[strlen(base) - 1] == '/')
-		base[strlen(base) - 1] = '\0';
-	bs_text_add(o, "# %s\n", bl.note);
-	if (bl.mode == BS_DELIVERY_SANBOOT || bl.mode == BS_DELIVERY_AOE) {
-		if (bl.mode == BS_DELIVERY_AOE && st->entry->kind ==
+	copy(base, sizeof(base), http ? http : "");
+	for (size_t l = strlen(base); l && base[l - 1] == '/'; l--)
+		base[l - 1] = '\0';
+	bs_text_add(o, "# %s\n", bl->note);
+	if (bl->mode == BS_DELIVERY_SANBOOT || bl->mode == BS_DELIVERY_AOE) {
+		if (bl->mode == BS_DELIVERY_AOE && st->entry->kind ==
 		    BS_ENTRY_ISO && st->boot.family != BS_FAM_KIWI)
 			bs_text_add(o, "sanboot aoe:e%d.%d\n",
 				    st->entry->aoe_shelf, st->entry->aoe_slot);
@@ -141,14 +171,14 @@ static void ipxe_entry(struct bs_text *o, const struct bs_vtree *t,
 			bs_text_add(o, "kernel /memdisk iso raw\n"
 				    "initrd /boot/%s/%s.iso\nboot\n",
 				    st->entry->name, st->entry->name);
-		if (bl.mode == BS_DELIVERY_SANBOOT)
+		if (bl->mode == BS_DELIVERY_SANBOOT)
 			return;
 		if (st->boot.family != BS_FAM_KIWI)
 			return;
 	}
-	snprintf(list, sizeof(list), "%s", bl.initrd);
+	copy(list, sizeof(list), bl->initrd);
 	bs_text_add(o, "kernel %s/%s initrd=initrd%s%s BOOTIF=01-${mac:hexhyp}"
-		    "\n", base, bl.kernel, bl.append[0] ? " " : "", bl.append);
+		    "\n", base, bl->kernel, bl->append[0] ? " " : "", bl->append);
 	/* one initrd image, named for the UEFI stub's initrd= */
 	tok = strtok_r(list, ",", &save);
 	if (tok)
@@ -192,7 +222,9 @@ void bs_gen_ipxe_host(const struct bs_vtree *t, const struct bs_cat_host *h,
 
 	bs_mac_hyphen(h->mac, mac);
 	bs_text_add(o, "#!ipxe\n# Generated by bootshelf (generation %llu) "
-		    "for %s.\n", (unsigned long long)t->generation, mac);
+		    "for ", (unsigned long long)t->generation);
+	o->mark = o->len;
+	bs_text_add(o, "%s.\n", mac);
 	ipxe_entry(o, t, st, h->append);
 }
 

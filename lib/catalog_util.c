@@ -56,8 +56,14 @@ int bs_mac_parse(const char *s, uint8_t mac[6])
 
 void bs_mac_format(const uint8_t mac[6], char buf[18])
 {
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-		 mac[2], mac[3], mac[4], mac[5]);
+	static const char hex[] = "0123456789abcdef";
+
+	/* by hand: a catalog of 10,000 hosts formats 10,000 MACs */
+	for (int i = 0; i < 6; i++) {
+		buf[3 * i] = hex[mac[i] >> 4];
+		buf[3 * i + 1] = hex[mac[i] & 15];
+		buf[3 * i + 2] = i < 5 ? ':' : '\0';
+	}
 }
 
 /* Names become directory names in the tree and words in boot-loader

@@ -7,7 +7,8 @@
  * stat(2); a remote object's a HEAD request, skipped while the entry's
  * refresh interval has not passed since the last one (unless a read
  * found the object replaced).  On disk: one
- * zstd file per path/URL (isocache_disk.c) under [server] cache
+ * zstd file per path/URL (isocache_disk.c) with the inspection of the
+ * ISO's initrds (so a restart reads no initrd either) under [server] cache
  * (default /var/cache/bootshelf, "none" disables); a directory that
  * cannot be written means no disk cache, logged once.
  */
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include <bootshelf/log.h>
+#include <bootshelf/memo.h>
 #include <bootshelf/remote.h>
 #include <bootshelf/vtree.h>
 
@@ -151,6 +153,58 @@ void bs_isocache_sweep(struct bs_isocache *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+int bs_isocache_poll(struct bs_isocache *c, const struct bs_catalog *cat,
+		     uint64_t *wait_ms)
+{
+	uint64_t next = 0;
+	int changed = 0;
+
+	for (size_t i = 0; i < cat->nentries; i++) {
+		const struct bs_cat_entry *e = &cat->entries[i];
+		uint64_t refresh = (uint64_t)bs_catalog_refresh_ms(cat, e);
+		uint64_t now = now_ms(), at = 0, left;
+		struct bs_source *src = NULL;
+		struct bs_source_id id;
+		struct cached *ce;
+
+		if (!e->url || !refresh)
+			continue;
+		pthread_mutex_lock(&c->lock);
+		if ((ce = find(c, e->url)) && ce->have_boot) {
+			at = ce->checked_ms;
+			if (now - at >= refresh)
+				src = bs_source_ref(ce->iso->src);
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (!ce) {
+			/* not indexed (the server was down at the last
+			 * reload): a reload tries again */
+			changed = 1;
+			left = refresh;
+		} else if (!src) {
+			left = at + refresh - now;
+		} else {
+			/* HEAD: the same version still? */
+			int rc = bs_source_stat_fd(src, &id);
+			int gone = bs_remote_stale(src) ||
+				   (rc == 0 && !bs_source_id_equal(&id,
+								   &src->id));
+			pthread_mutex_lock(&c->lock);
+			if ((ce = find(c, e->url)) && ce->iso->src == src)
+				/* changed: the reload must ask again */
+				ce->checked_ms = gone ? 0 : now_ms();
+			pthread_mutex_unlock(&c->lock);
+			bs_source_unref(src);
+			changed |= gone;
+			left = refresh;
+		}
+		if (!next || left < next)
+			next = left;
+	}
+	*wait_ms = next;
+	return changed;
+}
+
 /* Remote options from the catalog's [server] keys. */
 static void remote_opts(const struct bs_catalog *cat,
 			struct bs_remote_opts *o)
@@ -186,8 +240,25 @@ static void set_dir(struct bs_isocache *c, const struct bs_catalog *cat)
 	c->disk_failed = 0;
 }
 
+/*
+ * Inspect the initrds of a new index now (it is in the memo for the tree
+ * that follows), so the disk cache keeps the result with the index.  A
+ * read error leaves @sc empty: the next start tries again.
+ */
+static void scan_of(const struct bs_iso *iso, const struct bs_bootinfo *bi,
+		    struct bs_idx_scan *sc)
+{
+	sc->have = 0;
+	if (!bi->ninitrd)
+		return;
+	memset(&sc->err, 0, sizeof(sc->err));
+	sc->rc = bs_memo_initrd(iso, bi, &sc->ird, &sc->err);
+	sc->have = sc->rc != -EIO && sc->rc != -ENOMEM;
+}
+
 static void disk_store(struct bs_isocache *c, const char *key,
-		       const struct bs_iso *iso, const struct bs_bootinfo *bi)
+		       const struct bs_iso *iso, const struct bs_bootinfo *bi,
+		       const struct bs_idx_scan *scan)
 {
 	char *dir = NULL;
 	int rc, first;
@@ -196,7 +267,7 @@ static void disk_store(struct bs_isocache *c, const char *key,
 	if (c->dir && !c->disk_failed)
 		dir = strdup(c->dir);
 	pthread_mutex_unlock(&c->lock);
-	if (!dir || (rc = bs_idx_store(dir, key, iso, bi)) == 0) {
+	if (!dir || (rc = bs_idx_store(dir, key, iso, bi, scan)) == 0) {
 		free(dir);
 		return;
 	}
@@ -221,6 +292,7 @@ int bs_isocache_open(struct bs_isocache *c, const struct bs_catalog *cat,
 	struct bs_remote_opts o;
 	struct bs_source *src = NULL;
 	struct cached *ce;
+	struct bs_idx_scan *scan;
 	char *dir = NULL;
 	uint64_t refresh = (uint64_t)bs_catalog_refresh_ms(cat, e);
 	int rc;
@@ -286,9 +358,22 @@ int bs_isocache_open(struct bs_isocache *c, const struct bs_catalog *cat,
 			return 0;
 		}
 	}
-	if (dir && bs_idx_load(dir, key, src, out, boot) == 0) {
+	/* big for a stack: the initrd inspection kept with the index */
+	scan = c ? calloc(1, sizeof(*scan)) : NULL;
+	if (dir && scan &&
+	    bs_idx_load(dir, key, src, out, boot, scan) == 0) {
 		free(dir);
 		bs_source_unref(src);
+		if (scan->have) {
+			/* the initrds need not be read again */
+			bs_memo_initrd_put(*out, boot, scan->rc, &scan->ird,
+					   &scan->err);
+		} else if (boot->ninitrd) {
+			scan_of(*out, boot, scan);
+			if (scan->have)
+				disk_store(c, key, *out, boot, scan);
+		}
+		free(scan);
 		remember(c, key, *out, boot);
 		return 0;
 	}
@@ -296,13 +381,17 @@ int bs_isocache_open(struct bs_isocache *c, const struct bs_catalog *cat,
 	rc = bs_iso_open(src, out, err);
 	bs_source_unref(src);
 	if (rc < 0) {
+		free(scan);
 		bs_error_prefix(err, "%s", key);
 		return rc;
 	}
 	bs_detect(*out, boot);
 	if (c) {
-		disk_store(c, key, *out, boot);
+		if (scan)
+			scan_of(*out, boot, scan);
+		disk_store(c, key, *out, boot, scan);
 		remember(c, key, *out, boot);
 	}
+	free(scan);
 	return 0;
 }

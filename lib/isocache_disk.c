@@ -6,7 +6,8 @@
  * File: a 32-byte header (magic, format version, raw and compressed
  * lengths, CRC-32 of the raw payload) and a zstd frame (with its own
  * checksum) of the payload: path/URL, source identity, volume facts,
- * boot information, then the tree in pre-order.  Every field is checked
+ * boot information, the tree in pre-order, then the initrd inspection
+ * (format 2; a flag, then its fields).  Every field is checked
  * on the way in (limits, extents inside the image, sorted names), since
  * a cache file is input like any other.  Integers are little-endian.
  *
@@ -121,8 +122,42 @@ static uint64_t get_le64(const uint8_t *b)
 	return v;
 }
 
+static void put_scan(struct wbuf *w, const struct bs_idx_scan *sc)
+{
+	const struct bs_initrd_info *d = &sc->ird;
+	size_t nm = d->nmember < BS_INITRD_MAX_MEMBERS ? d->nmember :
+		    BS_INITRD_MAX_MEMBERS;
+
+	put_u32(w, 1);
+	put_u32(w, (uint32_t)sc->rc);
+	put_str(w, sc->rc < 0 ? sc->err.msg : "");
+	put_u32(w, d->features);
+	put_u32(w, d->kmod_files);
+	put_u32(w, d->kmod_builtin);
+	put_u32(w, (uint32_t)d->have_modules);
+	put_u32(w, (uint32_t)d->have_builtin_list);
+	put_u32(w, d->formats);
+	put_u64(w, d->nmember);
+	for (size_t i = 0; i < nm; i++) {
+		put_u32(w, (uint32_t)d->member[i].fmt);
+		put_u64(w, d->member[i].off);
+		put_u64(w, d->member[i].len);
+		put_u64(w, d->member[i].out);
+		put_u64(w, d->member[i].entries);
+	}
+	put_u64(w, d->entries);
+	put_u64(w, d->skipped);
+	put_u64(w, d->out_bytes);
+	put_u64(w, d->size);
+	put_str(w, d->kernel_error);
+	put_u64(w, d->error_off);
+	put_u32(w, (uint32_t)d->unterminated);
+	put_str(w, d->incomplete);
+}
+
 int bs_idx_serialize(const char *key, const struct bs_iso *iso,
-		     const struct bs_bootinfo *bi, uint8_t **out,
+		     const struct bs_bootinfo *bi,
+		     const struct bs_idx_scan *scan, uint8_t **out,
 		     size_t *len)
 {
 	struct wbuf w = { 0 };
@@ -150,6 +185,10 @@ int bs_idx_serialize(const char *key, const struct bs_iso *iso,
 	put_str(&w, bi->append);
 	put_str(&w, bi->why);
 	put_node(&w, iso->root);
+	if (scan && scan->have)
+		put_scan(&w, scan);
+	else
+		put_u32(&w, 0);
 	if (w.oom || w.n > BS_IDX_MAX_RAW) {
 		free(w.p);
 		return w.oom ? -ENOMEM : -EINVAL;
@@ -339,10 +378,57 @@ fail:
 	return NULL;
 }
 
+/* The initrd inspection record (its presence flag read).  0 or -1. */
+static int get_scan(struct rbuf *r, struct bs_idx_scan *sc)
+{
+	struct bs_initrd_info *d = &sc->ird;
+	uint64_t nm;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->rc = (int32_t)get_u32(r);
+	get_str_into(r, sc->err.msg, sizeof(sc->err.msg));
+	sc->err.code = sc->rc < 0 ? sc->rc : 0;
+	d->features = get_u32(r);
+	d->kmod_files = get_u32(r);
+	d->kmod_builtin = get_u32(r);
+	d->have_modules = get_u32(r) != 0;
+	d->have_builtin_list = get_u32(r) != 0;
+	d->formats = get_u32(r);
+	nm = get_u64(r);
+	if (r->bad || sc->rc > 0 || sc->rc < -4095 || nm > (1u << 30))
+		return -1;
+	d->nmember = (size_t)nm;
+	if (nm > BS_INITRD_MAX_MEMBERS)
+		nm = BS_INITRD_MAX_MEMBERS;
+	for (size_t i = 0; i < nm; i++) {
+		uint32_t fmt = get_u32(r);
+		if (fmt >= BS_IRDF_COUNT)
+			return -1;
+		d->member[i].fmt = (enum bs_initrd_fmt)fmt;
+		d->member[i].off = get_u64(r);
+		d->member[i].len = get_u64(r);
+		d->member[i].out = get_u64(r);
+		d->member[i].entries = get_u64(r);
+	}
+	d->entries = get_u64(r);
+	d->skipped = get_u64(r);
+	d->out_bytes = get_u64(r);
+	d->size = get_u64(r);
+	get_str_into(r, d->kernel_error, sizeof(d->kernel_error));
+	d->error_off = get_u64(r);
+	d->unterminated = get_u32(r) != 0;
+	get_str_into(r, d->incomplete, sizeof(d->incomplete));
+	if (r->bad)
+		return -1;
+	sc->have = 1;
+	return 0;
+}
+
 int bs_idx_deserialize(const uint8_t *buf, size_t len, const char *key,
 		       struct bs_source *src, struct bs_iso **out,
-		       struct bs_bootinfo *bi)
+		       struct bs_bootinfo *bi, struct bs_idx_scan *scan)
 {
+	struct bs_idx_scan sc = { 0 };
 	struct rbuf r = { 0 };
 	struct bs_source_id id;
 	struct bs_iso *iso = NULL;
@@ -353,6 +439,8 @@ int bs_idx_deserialize(const uint8_t *buf, size_t len, const char *key,
 	int oom = 0, rc = -EINVAL;
 
 	*out = NULL;
+	if (scan)
+		scan->have = 0;
 	memset(bi, 0, sizeof(*bi));
 	if (len < BS_IDX_HDR || memcmp(buf, BS_IDX_MAGIC, 8) ||
 	    buf[8] != BS_IDX_VERSION || buf[9] || buf[10] || buf[11])
@@ -410,9 +498,23 @@ int bs_idx_deserialize(const uint8_t *buf, size_t len, const char *key,
 	iso->root = get_node(&r, 0, &oom);
 	if (oom)
 		goto out_oom;
-	if (!iso->root || r.bad || r.p != r.end || iso->root->name[0] ||
+	if (!iso->root || r.bad || iso->root->name[0] ||
 	    !S_ISDIR(iso->root->mode))
 		goto out;
+	switch (get_u32(&r)) {
+	case 0:
+		break;
+	case 1:
+		if (get_scan(&r, &sc) < 0)
+			goto out;
+		break;
+	default:
+		goto out;
+	}
+	if (r.bad || r.p != r.end)
+		goto out;
+	if (scan)
+		*scan = sc;
 	iso->src = bs_source_ref(src);
 	*out = iso;
 	iso = NULL;
@@ -446,7 +548,8 @@ void bs_idx_path(const char *dir, const char *key, char *buf, size_t len)
 }
 
 int bs_idx_load(const char *dir, const char *key, struct bs_source *src,
-		struct bs_iso **out, struct bs_bootinfo *bi)
+		struct bs_iso **out, struct bs_bootinfo *bi,
+		struct bs_idx_scan *scan)
 {
 	char path[4096];
 	struct stat st;
@@ -473,7 +576,7 @@ int bs_idx_load(const char *dir, const char *key, struct bs_source *src,
 		free(buf);
 		return -ENOENT;
 	}
-	rc = bs_idx_deserialize(buf, (size_t)n, key, src, out, bi);
+	rc = bs_idx_deserialize(buf, (size_t)n, key, src, out, bi, scan);
 	free(buf);
 	if (rc == -EINVAL) {
 		bs_debug("index cache %s: stale or corrupt, rebuilding", path);
@@ -483,14 +586,14 @@ int bs_idx_load(const char *dir, const char *key, struct bs_source *src,
 }
 
 int bs_idx_store(const char *dir, const char *key, const struct bs_iso *iso,
-		 const struct bs_bootinfo *bi)
+		 const struct bs_bootinfo *bi, const struct bs_idx_scan *scan)
 {
 	char path[4096], tmp[4200];
 	uint8_t *buf;
 	size_t len, done = 0;
 	int fd, rc;
 
-	if ((rc = bs_idx_serialize(key, iso, bi, &buf, &len)) < 0)
+	if ((rc = bs_idx_serialize(key, iso, bi, scan, &buf, &len)) < 0)
 		return rc;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;

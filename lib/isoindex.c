@@ -314,6 +314,30 @@ int bs_iso_open(struct bs_source *src, struct bs_iso **out,
 	return 0;
 }
 
+static size_t node_mem(const struct bs_iso_node *n)
+{
+	size_t m = sizeof(*n) + strlen(n->name) + 1 +
+		   n->next * sizeof(*n->ext) + n->nkids * sizeof(*n->kids);
+
+	if (n->target)
+		m += strlen(n->target) + 1;
+	for (size_t i = 0; i < n->nkids; i++)
+		m += node_mem(n->kids[i]);
+	return m;
+}
+
+size_t bs_iso_mem(struct bs_iso *iso)
+{
+	size_t m = __atomic_load_n(&iso->mem, __ATOMIC_RELAXED);
+
+	/* the index never changes: two threads count the same */
+	if (!m) {
+		m = sizeof(*iso) + (iso->root ? node_mem(iso->root) : 0);
+		__atomic_store_n(&iso->mem, m, __ATOMIC_RELAXED);
+	}
+	return m;
+}
+
 struct bs_iso *bs_iso_ref(struct bs_iso *iso)
 {
 	if (iso)

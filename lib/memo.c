@@ -1,8 +1,9 @@
 /*
- * memo.c - remember expensive per-file results (see memo.h).  A small
- * list with move-to-front: catalogs of thousands of entries want a hash.
- * The lock is not held while computing, so two threads may compute the
- * same result once each; both store the same answer.
+ * memo.c - remember expensive per-file results (see memo.h): a hash
+ * table over an LRU list, so a reload of thousands of entries looks each
+ * one up without scanning the others.  The lock is not held while
+ * computing, so two threads may compute the same result once each; both
+ * store the same answer.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,7 +15,9 @@
 enum memo_kind { MEMO_DIGEST, MEMO_INITRD };
 
 struct memo {
-	struct memo *next;
+	struct memo *prev, *next;	/* LRU list, most recent first */
+	struct memo *hnext;		/* hash chain */
+	uint64_t hash;			/* of kind, id and key */
 	enum memo_kind kind;
 	struct bs_source_id id;
 	char key[BS_MAX_INITRDS * 256 + 8];	/* algorithm or initrd list */
@@ -24,23 +27,70 @@ struct memo {
 	struct bs_initrd_info ird;
 };
 
+#define NBUCKETS 8192		/* twice BS_MEMO_MAX */
+
+/* protected by memo_lock */
 static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct memo *memo_list;	/* protected by memo_lock, MRU first */
+static struct memo *memo_head, *memo_tail;
+static struct memo *memo_tab[NBUCKETS];
 static size_t memo_n;
+
+static uint64_t memo_hash(enum memo_kind kind, const struct bs_source_id *id,
+			  const char *key)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)kind;
+	const uint64_t f[4] = { id->dev, id->ino, id->size,
+				(uint64_t)id->mtime_ns };
+
+	/* FNV-1a over the identity's fields and the key */
+	for (int i = 0; i < 4; i++)
+		for (int b = 0; b < 64; b += 8) {
+			h ^= (f[i] >> b) & 0xff;
+			h *= 0x100000001b3ULL;
+		}
+	for (; *key; key++) {
+		h ^= (unsigned char)*key;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void lru_unlink(struct memo *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		memo_head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	else
+		memo_tail = m->prev;
+}
+
+static void lru_push(struct memo *m)
+{
+	m->prev = NULL;
+	m->next = memo_head;
+	if (memo_head)
+		memo_head->prev = m;
+	memo_head = m;
+	if (!memo_tail)
+		memo_tail = m;
+}
 
 /* Copy of a remembered result into @out; 1 if found. */
 static int lookup(enum memo_kind kind, const struct bs_source_id *id,
 		  const char *key, struct memo *out)
 {
-	struct memo **pp, *m;
+	uint64_t h = memo_hash(kind, id, key);
+	struct memo *m;
 
 	pthread_mutex_lock(&memo_lock);
-	for (pp = &memo_list; (m = *pp); pp = &m->next) {
-		if (m->kind == kind && bs_source_id_equal(&m->id, id) &&
-		    strcmp(m->key, key) == 0) {
-			*pp = m->next;		/* move to front */
-			m->next = memo_list;
-			memo_list = m;
+	for (m = memo_tab[h % NBUCKETS]; m; m = m->hnext) {
+		if (m->hash == h && m->kind == kind &&
+		    bs_source_id_equal(&m->id, id) && strcmp(m->key, key) == 0) {
+			lru_unlink(m);
+			lru_push(m);
 			*out = *m;
 			break;
 		}
@@ -51,23 +101,28 @@ static int lookup(enum memo_kind kind, const struct bs_source_id *id,
 
 static void store(const struct memo *val)
 {
-	struct memo *m = malloc(sizeof(*m));
+	struct memo *m = malloc(sizeof(*m)), *old = NULL, **pp;
 
 	if (!m)
 		return;		/* not remembered: computed again next time */
 	*m = *val;
+	m->hash = memo_hash(m->kind, &m->id, m->key);
 	pthread_mutex_lock(&memo_lock);
-	m->next = memo_list;
-	memo_list = m;
+	lru_push(m);
+	m->hnext = memo_tab[m->hash % NBUCKETS];
+	memo_tab[m->hash % NBUCKETS] = m;
 	if (++memo_n > BS_MEMO_MAX) {
-		struct memo **pp = &memo_list;
-		while ((*pp)->next)
-			pp = &(*pp)->next;
-		free(*pp);
-		*pp = NULL;
+		/* the least recently used goes */
+		old = memo_tail;
+		lru_unlink(old);
+		for (pp = &memo_tab[old->hash % NBUCKETS]; *pp != old;
+		     pp = &(*pp)->hnext)
+			;
+		*pp = old->hnext;
 		memo_n--;
 	}
 	pthread_mutex_unlock(&memo_lock);
+	free(old);
 }
 
 int bs_memo_digest(struct bs_source *src, enum bs_digest_alg alg,
@@ -102,15 +157,12 @@ int bs_memo_digest(struct bs_source *src, enum bs_digest_alg alg,
 	return rc;
 }
 
-int bs_memo_initrd(const struct bs_iso *iso, const struct bs_bootinfo *bi,
-		   struct bs_initrd_info *out, struct bs_error *err)
+/* The memo of @iso's initrds @bi, keyed, without a result. */
+static void initrd_key(struct memo *v, const struct bs_iso *iso,
+		       const struct bs_bootinfo *bi)
 {
-	struct memo *v = calloc(1, sizeof(*v));
 	size_t o = 0;
-	int rc;
 
-	if (!v)
-		return bs_error_set(err, -ENOMEM, "out of memory");
 	v->kind = MEMO_INITRD;
 	v->id = iso->src->id;
 	for (size_t i = 0; i < bi->ninitrd; i++) {
@@ -122,6 +174,38 @@ int bs_memo_initrd(const struct bs_iso *iso, const struct bs_bootinfo *bi,
 		v->key[o++] = ',';
 	}
 	v->key[o] = '\0';
+}
+
+void bs_memo_initrd_put(const struct bs_iso *iso,
+			const struct bs_bootinfo *bi, int rc,
+			const struct bs_initrd_info *out,
+			const struct bs_error *err)
+{
+	struct memo *v = calloc(1, sizeof(*v)), old;
+
+	if (!v)
+		return;		/* scanned again when asked */
+	initrd_key(v, iso, bi);
+	v->rc = rc;
+	if (rc == 0)
+		v->ird = *out;
+	else if (err)
+		v->err = *err;
+	/* one result per key: an older one stays if there is one */
+	if (!lookup(MEMO_INITRD, &v->id, v->key, &old))
+		store(v);
+	free(v);
+}
+
+int bs_memo_initrd(const struct bs_iso *iso, const struct bs_bootinfo *bi,
+		   struct bs_initrd_info *out, struct bs_error *err)
+{
+	struct memo *v = calloc(1, sizeof(*v));
+	int rc;
+
+	if (!v)
+		return bs_error_set(err, -ENOMEM, "out of memory");
+	initrd_key(v, iso, bi);
 	if (!lookup(MEMO_INITRD, &v->id, v->key, v)) {
 		v->rc = bs_initrd_scan_iso(iso, bi, &v->ird, &v->err);
 		if (v->rc != -EIO && v->rc != -ENOMEM)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <bootshelf/bootgen.h>
+#include <bootshelf/isoindex.h>
 #include <bootshelf/vtree.h>
 
 static uint64_t now_ms(void)
@@ -119,6 +120,49 @@ struct bs_vtree *bs_shelf_get(struct bs_shelf *s)
 	return t;
 }
 
+int bs_shelf_poll(struct bs_shelf *s, uint64_t *wait_ms)
+{
+	struct bs_vtree *t = bs_shelf_get(s);
+	int rc;
+
+	/* not while a reload uses the cache's timestamps */
+	pthread_mutex_lock(&s->reload_lock);
+	rc = bs_isocache_poll(s->cache, t->cat, wait_ms);
+	pthread_mutex_unlock(&s->reload_lock);
+	bs_vtree_unref(t);
+	return rc;
+}
+
+/*
+ * What the snapshot holds in memory: its own nodes, names and generated
+ * text, and the ISO indexes it uses (an index shared by two entries
+ * next to each other counted once); per host and per ISO entry on
+ * average.
+ */
+static void status_memory(struct bs_text *o, const struct bs_vtree *t)
+{
+	size_t idx = 0, nidx = 0;
+
+	for (size_t i = 0; i < t->nstates; i++) {
+		struct bs_iso *iso = t->states[i].iso;
+		int seen = 0;
+		if (!iso)
+			continue;
+		for (size_t j = i; j-- > 0 && j + 8 > i && !seen;)
+			seen = t->states[j].iso == iso;
+		if (!seen) {
+			idx += bs_iso_mem(iso);
+			nidx++;
+		}
+	}
+	bs_text_add(o, "memory_tree_bytes: %zu\nmemory_index_bytes: %zu\n",
+		    t->mem, idx);
+	bs_text_add(o, "memory_per_host_bytes: %zu\n",
+		    t->cat->nhosts ? t->mem_hosts / t->cat->nhosts : 0);
+	bs_text_add(o, "memory_per_iso_bytes: %zu\n",
+		    nidx ? (t->mem_entries + idx) / nidx : 0);
+}
+
 char *bs_shelf_status(struct bs_shelf *s)
 {
 	struct bs_text o = { 0 };
@@ -143,6 +187,7 @@ char *bs_shelf_status(struct bs_shelf *s)
 	pthread_mutex_unlock(&s->lock);
 	bs_text_add(&o, "nodes: %zu\nentries: %zu\nhosts: %zu\n", t->nnodes,
 		    t->nstates, t->cat->nhosts);
+	status_memory(&o, t);
 	for (size_t i = 0; i < t->nstates; i++) {
 		const struct bs_entry_state *st = &t->states[i];
 		struct bs_bootline bl;

@@ -9,7 +9,15 @@
  * answer is checked (status, Content-Range, ETag, total size) before its
  * bytes are used, so one open source never mixes two versions of an
  * object.  Transient failures (connection refused or reset, 5xx, 429) are
- * retried with exponential backoff, all inside the configured timeout.
+ * retried with exponential backoff, all inside the configured timeout;
+ * a retry asks only for the bytes still missing.
+ *
+ * Each range is fetched by a thread of its own (a job) into block
+ * buffers.  A reader waits only for the bytes it asked for and copies
+ * them out while the rest keeps coming; a sequential reader keeps the
+ * read-ahead window in flight in requests of at least half of it, so the
+ * next request is under way before the reader needs it.  Readers of a
+ * block being fetched wait for that job rather than ask again.
  *
  * Left out: an on-disk block tier, proxies beyond libcurl's environment
  * variables, S3 virtual-hosted addressing.
@@ -31,8 +39,10 @@
 #include <bootshelf/remote.h>
 
 #define POOL_MAX	16		/* idle easy handles kept */
-#define FETCH_MAX	16		/* blocks asked for per request */
-#define RA_MAX		64		/* blocks of read-ahead at most */
+#define FETCH_MAX	16		/* blocks a random read asks for */
+#define RA_MAX		64		/* blocks per read-ahead request */
+#define JOBS_MAX	6		/* requests in flight per source */
+#define JOBS_RA		2		/* of which read-ahead */
 #define DEFAULT_CACHE	(64ull << 20)
 #define HDR_MAX		256
 
@@ -281,16 +291,27 @@ struct target {
 	struct bs_remote_opts o;
 };
 
+struct job;
+
+/*
+ * One request over its retries.  The fields before got0 hold across
+ * retries: a retry of a range asks only for the bytes still missing.
+ */
 struct xfer {
-	uint8_t *buf;		/* borrowed; NULL for HEAD */
-	uint8_t **seg;		/* or: cap bytes in pieces of segsz */
-	size_t segsz;
-	size_t cap, got;
-	int overflow;
+	uint8_t *buf;		/* borrowed: the body goes here, or */
+	struct job *job;	/* into the job's blocks; neither: HEAD */
+	uint64_t roff, rlen;	/* the range, when ranged */
+	int ranged;
+	size_t cap;		/* most body bytes */
+	size_t got;		/* body bytes kept, all attempts */
+	/* per attempt */
+	size_t got0;		/* got when the attempt began */
+	int overflow, checked, bad;
 	long status;
 	char etag[HDR_MAX], lastmod[HDR_MAX], crange[HDR_MAX];
 	uint64_t clen;
 	int have_clen;
+	struct bs_error err;	/* why the answer was refused (bad) */
 };
 
 static size_t on_header(char *p, size_t size, size_t n, void *u)
@@ -332,6 +353,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *u)
 	return len;
 }
 
+static int check_answer(struct xfer *x);
+static int job_take(struct xfer *x, const char *p, size_t len);
+
 static size_t on_body(char *p, size_t size, size_t n, void *u)
 {
 	struct xfer *x = u;
@@ -339,24 +363,23 @@ static size_t on_body(char *p, size_t size, size_t n, void *u)
 
 	if (x->status != 200 && x->status != 206)
 		return len;	/* an error page: not our bytes */
-	if ((!x->buf && !x->seg) || len > x->cap - x->got) {
+	/* a job's readers get bytes as they come: check the answer is
+	 * the version and range asked for before the first one */
+	if (!x->checked) {
+		x->checked = 1;
+		if (x->job && check_answer(x) < 0) {
+			x->bad = 1;
+			return 0;
+		}
+	}
+	if ((!x->buf && !x->job) || len > x->cap - x->got) {
 		x->overflow = 1;
 		return 0;	/* more than asked for: abort */
 	}
-	if (x->buf) {
-		memcpy(x->buf + x->got, p, len);
-		x->got += len;
-		return len;
-	}
-	/* straight into the cache's block buffers: no second copy */
-	for (size_t done = 0; done < len;) {
-		size_t in = x->got % x->segsz, take = x->segsz - in;
-		if (take > len - done)
-			take = len - done;
-		memcpy(x->seg[x->got / x->segsz] + in, p + done, take);
-		done += take;
-		x->got += take;
-	}
+	if (x->job)
+		return job_take(x, p, len) ? len : 0;
+	memcpy(x->buf + x->got, p, len);
+	x->got += len;
 	return len;
 }
 
@@ -389,16 +412,16 @@ static int transient(CURLcode cc, long status)
 }
 
 /*
- * One request with retries.  @range is "A-B" or NULL; @cond a version
- * condition header or NULL; HEAD when x->buf is NULL and !range.
+ * One request with retries: a GET of x's range (what is still missing of
+ * it), a GET of the whole object, or a HEAD (@head).  @cond is a version
+ * condition header or NULL.
  * @ret 0 with x filled (any HTTP status), or -EIO with @err.
  */
-static int perform(const struct target *t, const char *range,
-		   const char *cond, int head, struct xfer *x,
-		   uint64_t *nretries, struct bs_error *err)
+static int perform(const struct target *t, const char *cond, int head,
+		   struct xfer *x, uint64_t *nretries, struct bs_error *err)
 {
 	uint64_t deadline = now_ms() + (uint64_t)t->o.timeout_ms;
-	char ebuf[CURL_ERROR_SIZE];
+	char ebuf[CURL_ERROR_SIZE], range[64];
 	struct curl_slist *hdrs = NULL, *h2;
 	CURLcode cc = CURLE_OK;
 	CURL *c;
@@ -416,19 +439,14 @@ static int perform(const struct target *t, const char *range,
 	for (int attempt = 0;; attempt++) {
 		uint64_t now = now_ms();
 		long left = now < deadline ? (long)(deadline - now) : 0;
-		size_t keep_cap = x->cap, keep_segsz = x->segsz;
-		uint8_t *keep_buf = x->buf, **keep_seg = x->seg;
 
 		if (left <= 0) {
 			rc = bs_error_set(err, -EIO, "%s: no answer within "
 					  "%ld ms", t->url, t->o.timeout_ms);
 			break;
 		}
-		memset(x, 0, sizeof(*x));
-		x->buf = keep_buf;
-		x->cap = keep_cap;
-		x->seg = keep_seg;
-		x->segsz = keep_segsz;
+		memset(&x->got0, 0, sizeof(*x) - offsetof(struct xfer, got0));
+		x->got0 = x->got;
 		ebuf[0] = '\0';
 		curl_easy_reset(c);
 		curl_easy_setopt(c, CURLOPT_URL, t->url);
@@ -463,8 +481,12 @@ static int perform(const struct target *t, const char *range,
 		}
 		if (head)
 			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-		if (range)
+		if (x->ranged) {
+			snprintf(range, sizeof(range), "%llu-%llu",
+				 (unsigned long long)(x->roff + x->got),
+				 (unsigned long long)(x->roff + x->rlen - 1));
 			curl_easy_setopt(c, CURLOPT_RANGE, range);
+		}
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -473,12 +495,20 @@ static int perform(const struct target *t, const char *range,
 		if (cc == CURLE_OK)
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE,
 					  &x->status);
+		if (cc == CURLE_WRITE_ERROR && x->bad) {
+			*err = x->err;
+			rc = -EIO;
+			break;
+		}
 		if (cc == CURLE_WRITE_ERROR && x->overflow) {
 			rc = bs_error_set(err, -EIO, "%s: the server sent "
 					  "more than the range asked for",
 					  t->url);
 			break;
 		}
+		/* everything came, and the connection broke after it */
+		if (x->ranged && x->got == x->rlen && x->checked)
+			cc = CURLE_OK;
 		if (!transient(cc, x->status) || attempt >= t->o.retries) {
 			if (cc != CURLE_OK)
 				rc = bs_error_set(err, -EIO, "%s: %s%s",
@@ -518,6 +548,30 @@ static int status_errno(long status)
 
 /* ---- the source --------------------------------------------------------- */
 
+/*
+ * A range of blocks being fetched by a thread of its own.  Readers wait
+ * for the bytes they asked for, not for the whole range, and copy them
+ * out of the blocks; each block goes to the cache once it is complete.
+ */
+struct job {
+	struct hsrc *h;
+	struct job *next;	/* h->jobs, while running */
+	uint64_t first;		/* first block */
+	size_t n;		/* blocks */
+	uint64_t start, end;	/* bytes [start, end) of the object */
+	uint8_t **seg;		/* n block buffers, taken when their first
+				   byte comes; NULL once given to the
+				   cache or freed */
+	size_t handed;		/* blocks given to the cache so far */
+	/* under h->lock: */
+	uint64_t have;		/* bytes of the range received */
+	uint64_t wait_for;	/* a reader sleeps until have reaches
+				   this (UINT64_MAX: none) */
+	int state;		/* 0 running, 1 done, -EIO failed */
+	struct bs_error err;
+	int refs;		/* the thread, and readers waiting */
+};
+
 struct hsrc {
 	struct target t;
 	char *etag;		/* as sent by the server, or NULL */
@@ -528,9 +582,14 @@ struct hsrc {
 	uint64_t key;		/* block cache key of this version */
 	struct bs_blockcache *cache;	/* borrowed */
 	size_t block;
-	pthread_mutex_t lock;	/* protects next_off, ra, lasterr */
+	pthread_mutex_t lock;	/* protects what follows, and jobs */
+	pthread_cond_t wake;	/* a job progressed or ended */
+	struct job *jobs;	/* running */
+	int nrun;		/* jobs whose thread has not ended */
+	int closing;		/* the source is being freed */
 	uint64_t next_off;	/* where a sequential reader reads next */
 	uint64_t ra;		/* read-ahead now, bytes */
+	uint64_t front;		/* end of the read-ahead fetched so far */
 	char lasterr[BS_ERRMSG_MAX];	/* last failure logged */
 	int stale;			/* atomic: version gone */
 	struct bs_remote_stats st;	/* atomic counters */
@@ -555,13 +614,22 @@ static void hsrc_free(struct hsrc *h)
 	free(h->etag);
 	free(h->lastmod);
 	free(h->cond);
+	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
 static void http_close(struct bs_source *s)
 {
-	hsrc_free(s->priv);
+	struct hsrc *h = s->priv;
+
+	/* read-ahead still running: abort it and wait */
+	pthread_mutex_lock(&h->lock);
+	h->closing = 1;
+	while (h->nrun)
+		pthread_cond_wait(&h->wake, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	hsrc_free(h);
 	s->priv = NULL;
 }
 
@@ -597,71 +665,331 @@ static int same_version(const struct hsrc *h, const struct xfer *x,
 	return 0;
 }
 
-/* Fetch [off, off+len) into the block buffers @seg.  0 or -EIO. */
-static int fetch(struct hsrc *h, uint8_t **seg, uint64_t off, size_t len,
-		 struct bs_error *err)
+/* Before the first body byte of a job's answer: our version, the range
+ * asked for (or the whole object for a whole read)?  0 or -1 (x->err). */
+static int check_answer(struct xfer *x)
 {
-	char range[64];
-	struct xfer x = { .seg = seg, .segsz = h->block, .cap = len };
-	unsigned long long a, b, total;
+	struct hsrc *h = x->job->h;
+	uint64_t a = x->roff + x->got, b = x->roff + x->rlen - 1;
+	unsigned long long ra, rb, total;
+
+	if (same_version(h, x, &x->err) < 0) {
+		__atomic_store_n(&h->stale, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	if (x->status == 200) {
+		/* a whole-object answer is only right for a whole read */
+		if (a != 0 || b + 1 != h->size) {
+			bs_error_set(&x->err, -EIO, "%s: the server ignores "
+				     "Range requests", h->t.url);
+			return -1;
+		}
+		return 0;
+	}
+	if (sscanf(x->crange, "bytes %llu-%llu/%llu", &ra, &rb, &total) != 3 ||
+	    ra != a || rb != b || total != h->size) {
+		bs_error_set(&x->err, -EIO, "%s: unexpected Content-Range "
+			     "'%s' for bytes %llu-%llu of %llu", h->t.url,
+			     x->crange, (unsigned long long)a,
+			     (unsigned long long)b,
+			     (unsigned long long)h->size);
+		return -1;
+	}
+	return 0;
+}
+
+/* Hand block @k of @j to the cache (caller holds h->lock). */
+static void job_hand(struct job *j, size_t k)
+{
+	struct hsrc *h = j->h;
+	uint64_t bs = j->start + k * h->block;
+	size_t bl = (size_t)((bs + h->block < j->end ? bs + h->block :
+			      j->end) - bs);
+
+	bs_blockcache_put_buf(h->cache, h->key, j->first + k, j->seg[k], bl);
+	j->seg[k] = NULL;
+}
+
+/* Body bytes of a job's answer, in order.  0 when the source closes. */
+static int job_take(struct xfer *x, const char *p, size_t len)
+{
+	struct job *j = x->job;
+	struct hsrc *h = j->h;
+	size_t B = h->block;
+	int closing;
+
+	/* bytes past j->have are the thread's alone: no lock to copy, and
+	 * a block's buffer is taken when its first byte comes (so blocks
+	 * evicted meanwhile are reused) */
+	for (size_t done = 0; done < len;) {
+		size_t in = x->got % B, take = B - in;
+		uint8_t **seg = &j->seg[x->got / B];
+		if (take > len - done)
+			take = len - done;
+		if (!*seg && !(*seg = bs_blockcache_buf_new(h->cache))) {
+			bs_error_set(&x->err, -ENOMEM, "out of memory");
+			x->bad = 1;
+			return 0;
+		}
+		memcpy(*seg + in, p + done, take);
+		done += take;
+		x->got += take;
+	}
+	__atomic_add_fetch(&h->st.bytes_fetched, len, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&h->lock);
+	j->have = x->got;
+	/* complete blocks go to the cache, unless a reader is about to
+	 * copy them (the cache may evict at once when it is small) */
+	while (j->refs == 1 && j->handed < j->n &&
+	       (j->handed + 1) * B <= j->have)
+		job_hand(j, j->handed++);
+	closing = h->closing;
+	/* wake readers when what one waits for is there, not per packet */
+	if (j->have >= j->wait_for) {
+		j->wait_for = UINT64_MAX;
+		pthread_cond_broadcast(&h->wake);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return !closing;
+}
+
+/* Drop a reference (caller holds h->lock).  The last one of an ended
+ * job gives the blocks still held to the cache (or frees them after a
+ * failure) and frees the job. */
+static void job_put(struct job *j)
+{
+	if (--j->refs || j->state == 0)
+		return;
+	for (size_t k = 0; k < j->n; k++) {
+		if (j->seg[k] && j->state > 0)
+			job_hand(j, k);
+		else
+			bs_blockcache_buf_free(j->seg[k]);
+	}
+	free(j->seg);
+	free(j);
+}
+
+/* The job's thread: fetch, then publish the outcome. */
+static void job_run(struct job *j)
+{
+	struct hsrc *h = j->h;
+	struct xfer x = { .job = j, .roff = j->start,
+			  .rlen = j->end - j->start, .ranged = 1,
+			  .cap = (size_t)(j->end - j->start) };
+	struct bs_error err = { 0 };
+	int rc, closing;
+
+	__atomic_add_fetch(&h->st.requests, 1, __ATOMIC_RELAXED);
+	rc = perform(&h->t, h->cond, 0, &x, &h->st.retries, &err);
+	if (rc == 0) {
+		if (x.status == 412 || x.status == 404 || x.status == 410)
+			__atomic_store_n(&h->stale, 1, __ATOMIC_RELAXED);
+		if (x.status == 412)
+			rc = bs_error_set(&err, -EIO, "%s changed on the "
+					  "server (precondition failed): "
+					  "reload to use the new version",
+					  h->t.url);
+		else if (x.status != 206 && x.status != 200)
+			rc = bs_error_set(&err, -EIO, "%s: HTTP %ld for "
+					  "bytes %llu-%llu", h->t.url,
+					  x.status,
+					  (unsigned long long)j->start,
+					  (unsigned long long)j->end - 1);
+		else if (x.got != x.rlen)
+			rc = bs_error_set(&err, -EIO, "%s: short answer (%zu "
+					  "of %llu bytes)", h->t.url, x.got,
+					  (unsigned long long)x.rlen);
+	}
+	/* logged before any reader sees the failure */
+	pthread_mutex_lock(&h->lock);
+	closing = h->closing;
+	pthread_mutex_unlock(&h->lock);
+	if (rc < 0 && !closing)
+		report(h, &err);
+	pthread_mutex_lock(&h->lock);
+	if (rc == 0) {
+		while (j->refs == 1 && j->handed < j->n)
+			job_hand(j, j->handed++);
+		j->state = 1;
+	} else {
+		j->state = -EIO;
+		j->err = err;
+	}
+	for (struct job **pp = &h->jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	job_put(j);
+	/* last: the source may be freed as soon as nrun is 0 */
+	h->nrun--;
+	pthread_cond_broadcast(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void *job_main(void *arg)
+{
+	job_run(arg);
+	return NULL;
+}
+
+/* The running job that fetches block @b (caller holds h->lock). */
+static struct job *job_find(struct hsrc *h, uint64_t b)
+{
+	for (struct job *j = h->jobs; j; j = j->next)
+		if (b >= j->first && b < j->first + j->n)
+			return j;
+	return NULL;
+}
+
+/* Blocks from @b on (at most @n) neither cached nor being fetched. */
+static size_t missing_run(struct hsrc *h, uint64_t b, size_t n)
+{
+	uint64_t last = (h->size - 1) / h->block;
+	size_t k = 0;
+
+	while (k < n && b + k <= last &&
+	       !bs_blockcache_has(h->cache, h->key, b + k) &&
+	       !job_find(h, b + k))
+		k++;
+	return k;
+}
+
+/*
+ * Start fetching @n blocks from @b (caller holds h->lock; n > 0).  With
+ * @hold, the caller gets a reference to wait with.  NULL on ENOMEM.
+ */
+static struct job *job_start(struct hsrc *h, uint64_t b, size_t n, int hold)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	pthread_attr_t attr;
 	int rc;
 
-	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
-		 (unsigned long long)(off + len - 1));
-	__atomic_add_fetch(&h->st.requests, 1, __ATOMIC_RELAXED);
-	rc = perform(&h->t, range, h->cond, 0, &x, &h->st.retries, err);
-	if (rc < 0)
-		return rc;
-	__atomic_add_fetch(&h->st.bytes_fetched, x.got, __ATOMIC_RELAXED);
-	if (x.status == 412 || x.status == 404 || x.status == 410)
-		__atomic_store_n(&h->stale, 1, __ATOMIC_RELAXED);
-	if (x.status == 412)
-		return bs_error_set(err, -EIO, "%s changed on the server "
-				    "(precondition failed): reload to use "
-				    "the new version", h->t.url);
-	if (x.status != 206 && x.status != 200)
-		return bs_error_set(err, -EIO, "%s: HTTP %ld for bytes %s",
-				    h->t.url, x.status, range);
-	if ((rc = same_version(h, &x, err)) < 0) {
-		__atomic_store_n(&h->stale, 1, __ATOMIC_RELAXED);
-		return rc;
+	if (!j || !(j->seg = calloc(n, sizeof(*j->seg)))) {
+		free(j);
+		return NULL;
 	}
-	if (x.status == 200) {
-		/* a whole-object answer is only right for a whole read */
-		if (off != 0 || len != h->size)
-			return bs_error_set(err, -EIO, "%s: the server "
-					    "ignores Range requests",
-					    h->t.url);
-	} else if (sscanf(x.crange, "bytes %llu-%llu/%llu", &a, &b,
-			  &total) != 3 || a != off || b != off + len - 1 ||
-		   total != h->size) {
-		return bs_error_set(err, -EIO, "%s: unexpected Content-Range "
-				    "'%s' for bytes %s of %llu", h->t.url,
-				    x.crange, range,
-				    (unsigned long long)h->size);
+	j->h = h;
+	j->first = b;
+	j->n = n;
+	j->start = b * h->block;
+	j->end = (b + n) * h->block < h->size ? (b + n) * h->block : h->size;
+	j->refs = 1 + !!hold;
+	j->wait_for = UINT64_MAX;
+	j->next = h->jobs;
+	h->jobs = j;
+	h->nrun++;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&(pthread_t){ 0 }, &attr, job_main, j);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		/* no thread: fetch here (other readers can still wait) */
+		pthread_mutex_unlock(&h->lock);
+		job_run(j);
+		pthread_mutex_lock(&h->lock);
 	}
-	if (x.got != len)
-		return bs_error_set(err, -EIO, "%s: short answer (%zu of %zu "
-				    "bytes)", h->t.url, x.got, len);
-	return 0;
+	return j;
+}
+
+/*
+ * Note a read of [off, off+len) and keep a sequential reader's
+ * read-ahead going: up to h->ra beyond it is fetched, in ranges of at
+ * least half that, so one request follows the other without a gap while
+ * the reader copies.  Caller holds h->lock.
+ */
+static void read_ahead(struct hsrc *h, uint64_t off, size_t len)
+{
+	uint64_t B = h->block, end = off + len, target, slack;
+	size_t n;
+	int seq;
+
+	/* FUSE hands reads to several threads: near the last one counts */
+	slack = 2 * B;
+	seq = off + slack >= h->next_off && off <= h->next_off + slack;
+	if (!seq || end > h->next_off)
+		h->next_off = end;
+	if (!seq) {
+		h->ra = 0;
+		h->front = 0;
+		return;
+	}
+	if (!h->ra)
+		h->ra = B;
+	if (h->front < off)
+		h->front = off / B * B;
+	target = end + h->ra;
+	if (target > h->size)
+		target = h->size;
+	/* one range at a time ahead of the one being read */
+	for (int i = 0; i < 4 && h->front < target &&
+	     (h->front < end || target - h->front >= h->ra / 2 ||
+	      target == h->size) && h->nrun < JOBS_RA; i++) {
+		uint64_t b = h->front / B;
+		struct job *j = job_find(h, b);
+		if (j) {
+			h->front = j->end;
+			continue;
+		}
+		if (bs_blockcache_has(h->cache, h->key, b)) {
+			h->front = (b + 1) * B;
+			continue;
+		}
+		n = missing_run(h, b, (size_t)((target - b * B + B - 1) / B));
+		if (n > RA_MAX)
+			n = RA_MAX;
+		if (!job_start(h, b, n, 0))
+			return;
+		h->front = (b + n) * B < h->size ? (b + n) * B : h->size;
+		/* the window doubles with every request it takes */
+		h->ra = h->ra * 2 < h->t.o.readahead ? h->ra * 2 :
+			h->t.o.readahead;
+	}
+}
+
+/*
+ * Copy [off, off+len) out of @j, which has those bytes; stops early at a
+ * block the cache already evicted.  Needs a reference to @j but not the
+ * lock: while a reader holds one, no block buffer changes hands.
+ */
+static size_t job_copy(struct hsrc *h, struct job *j, uint8_t *out,
+		       uint64_t off, size_t len)
+{
+	size_t B = h->block, done = 0;
+
+	while (done < len) {
+		uint64_t pos = off + done;
+		size_t in = (size_t)(pos % B), take = B - in;
+		uint8_t *seg = j->seg[pos / B - j->first];
+		if (take > len - done)
+			take = len - done;
+		if (seg)
+			memcpy(out + done, seg + in, take);
+		else if (!bs_blockcache_read(h->cache, h->key, pos / B,
+					     out + done, in, take))
+			break;
+		done += take;
+	}
+	return done;
 }
 
 static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
 			  uint64_t off)
 {
 	struct hsrc *h = s->priv;
-	uint8_t *out = buf, *seg[FETCH_MAX + RA_MAX];
-	struct bs_error err = { 0 };
-	size_t B = h->block, done = 0;
-	uint64_t first, last, need_last, nblocks, ra, start, end, n;
-	int seq;
+	uint8_t *out = buf;
+	size_t B = h->block, done, need;
+	uint64_t b, want;
+	struct job *j;
 
 	if (off >= h->size || len == 0)
 		return 0;
 	if (len > h->size - off)
 		len = (size_t)(h->size - off);
+again:
 	/* from the cache as far as it goes */
-	while (done < len) {
+	for (done = 0; done < len;) {
 		uint64_t pos = off + done;
 		size_t in = (size_t)(pos % B), take = B - in;
 		if (take > len - done)
@@ -672,77 +1000,55 @@ static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
 		done += take;
 	}
 	pthread_mutex_lock(&h->lock);
-	seq = off == h->next_off;
+	read_ahead(h, off, len);
 	if (done) {
-		h->next_off = off + done;
 		pthread_mutex_unlock(&h->lock);
 		return (ssize_t)done;	/* the caller asks again for more */
 	}
-	/* read-ahead doubles while the reader is sequential */
-	if (seq)
-		h->ra = h->ra ? h->ra * 2 : B;
-	else
-		h->ra = 0;
-	if (h->ra > h->t.o.readahead)
-		h->ra = h->t.o.readahead;
-	ra = h->ra;
-	pthread_mutex_unlock(&h->lock);
-
-	first = off / B;
-	need_last = (off + len - 1) / B;
-	if (need_last - first >= FETCH_MAX)
-		need_last = first + FETCH_MAX - 1;
-	last = need_last + ((ra + B - 1) / B < RA_MAX ? (ra + B - 1) / B :
-			    RA_MAX);
-	if (last > (h->size - 1) / B)
-		last = (h->size - 1) / B;
-	/* read-ahead stops at a block we already have */
-	for (uint64_t i = need_last + 1; i <= last; i++)
-		if (bs_blockcache_has(h->cache, h->key, i)) {
-			last = i - 1;
-			break;
+	b = off / B;
+	while (!(j = job_find(h, b))) {
+		if (bs_blockcache_has(h->cache, h->key, b)) {
+			/* made while we waited */
+			pthread_mutex_unlock(&h->lock);
+			goto again;
 		}
-	nblocks = last - first + 1;
-	start = first * B;
-	end = (last + 1) * B < h->size ? (last + 1) * B : h->size;
-	for (n = 0; n < nblocks; n++)
-		if (!(seg[n] = bs_blockcache_buf_new(h->cache)))
-			break;
-	if (n < nblocks) {
-		while (n)
-			bs_blockcache_buf_free(seg[--n]);
-		return -ENOMEM;
+		if (h->nrun < JOBS_MAX) {
+			need = (size_t)((off + len - 1) / B - b + 1);
+			need = missing_run(h, b, need < FETCH_MAX ? need :
+					   FETCH_MAX);
+			if (!(j = job_start(h, b, need ? need : 1, 1))) {
+				pthread_mutex_unlock(&h->lock);
+				return -ENOMEM;
+			}
+			goto wait;
+		}
+		pthread_cond_wait(&h->wake, &h->lock);
 	}
-	if (fetch(h, seg, start, (size_t)(end - start), &err) < 0) {
-		for (n = 0; n < nblocks; n++)
-			bs_blockcache_buf_free(seg[n]);
-		report(h, &err);
-		return -EIO;
+	j->refs++;
+wait:
+	/* only for the bytes asked for, not the whole range */
+	want = off + len < j->end ? off + len : j->end;
+	while (j->state == 0 && j->start + j->have < want) {
+		if (want - j->start < j->wait_for)
+			j->wait_for = want - j->start;
+		pthread_cond_wait(&h->wake, &h->lock);
 	}
-	/* copy out before the blocks go to the cache, which may evict them
-	 * at once when it is small */
-	done = len;
-	if (off + done > (need_last + 1) * B)
-		done = (size_t)((need_last + 1) * B - off);
-	if (off + done > end)
-		done = (size_t)(end - off);
-	for (size_t got = 0; got < done;) {
-		uint64_t pos = off + got - start;
-		size_t in = (size_t)(pos % B), take = B - in;
-		if (take > done - got)
-			take = done - got;
-		memcpy(out + got, seg[pos / B] + in, take);
-		got += take;
+	if (want > j->start + j->have) {
+		/* failed before our bytes came: a read that fails does so
+		 * once, within the timeout, not after a partial answer */
+		job_put(j);
+		pthread_mutex_unlock(&h->lock);
+		return -EIO;	/* the job's thread logged why */
 	}
-	for (n = 0; n < nblocks; n++) {
-		uint64_t bs = start + n * B;
-		size_t bl = (size_t)((bs + B < end ? bs + B : end) - bs);
-		bs_blockcache_put_buf(h->cache, h->key, first + n, seg[n], bl);
-	}
-	pthread_mutex_lock(&h->lock);
-	h->next_off = off + done;
 	pthread_mutex_unlock(&h->lock);
-	return (ssize_t)done;
+	done = want > off ? job_copy(h, j, out, off, (size_t)(want - off)) :
+			    0;
+	pthread_mutex_lock(&h->lock);
+	job_put(j);
+	pthread_mutex_unlock(&h->lock);
+	if (done)
+		return (ssize_t)done;
+	goto again;	/* evicted before it was copied: fetch again */
 }
 
 /* HEAD (or a one-byte GET where HEAD is refused): identity headers. */
@@ -754,13 +1060,15 @@ static int probe(const struct target *t, struct xfer *x, uint64_t *size,
 	int rc;
 
 	memset(x, 0, sizeof(*x));
-	if ((rc = perform(t, NULL, NULL, 1, x, NULL, err)) < 0)
+	if ((rc = perform(t, NULL, 1, x, NULL, err)) < 0)
 		return rc;
 	if (x->status == 405 || x->status == 501) {
 		memset(x, 0, sizeof(*x));
 		x->buf = &one;
 		x->cap = 1;
-		if ((rc = perform(t, "0-0", NULL, 0, x, NULL, err)) < 0)
+		x->ranged = 1;
+		x->rlen = 1;
+		if ((rc = perform(t, NULL, 0, x, NULL, err)) < 0)
 			return rc;
 		if (x->status == 206 && sscanf(x->crange, "bytes %llu-%llu/"
 					       "%llu", &a, &b, &total) == 3) {
@@ -924,6 +1232,7 @@ int bs_source_open_url(const char *url, const struct bs_remote_opts *o,
 	if (!(h = calloc(1, sizeof(*h))))
 		return bs_error_set(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->wake, NULL);
 	if ((rc = target_init(&h->t, url, o, err)) < 0)
 		goto fail;
 	if (h->t.o.timeout_ms <= 0)

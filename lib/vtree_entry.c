@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -18,6 +19,7 @@
 #include <bootshelf/memo.h>
 #include <bootshelf/vtree.h>
 
+#include "catalog_i.h"
 #include "vtree_i.h"
 
 /* The ISO as one newc member "<name>.iso", then TRAILER!!!. */
@@ -289,13 +291,18 @@ int bs_vt_add_entry(struct bs_vtree *t, struct bs_isocache *cache,
 	return add_iso_entry(t, cache, st);
 }
 
+/* The state of entry @name: states[i] is of cat->entries[i], and the
+ * catalog finds names by hash. */
 static const struct bs_entry_state *state_of(const struct bs_vtree *t,
 					     const char *name)
 {
-	for (size_t i = 0; i < t->nstates; i++)
-		if (strcmp(t->states[i].entry->name, name) == 0)
-			return &t->states[i];
-	return NULL;
+	const struct bs_cat_entry *e = bs_catalog_find(t->cat, name);
+	size_t i;
+
+	if (!e)
+		return NULL;
+	i = (size_t)(e - t->cat->entries);
+	return i < t->nstates ? &t->states[i] : NULL;
 }
 
 /* A generated text file; NULL on ENOMEM (or a name clash). */
@@ -333,10 +340,109 @@ static const struct bs_entry_state *kiwi_default(const struct bs_vtree *t)
 	return first;
 }
 
+/* One text per entry and loader that the configs of its hosts are made
+ * from (see bootgen.h): the host's MAC goes at mac_at. */
+struct host_tmpl {
+	char *text;		/* owned; NULL: none (yet) */
+	size_t len, mac_at;
+	int tried;
+};
+
+enum { L_PXE, L_GRUB, L_IPXE, L_N };
+
 struct menus {
 	struct bs_vnode *pxe, *grub, *ipxe, *kiwi;	/* directories */
 	struct bs_vnode *pxe_def, *grub_def, *ipxe_def, *kiwi_def;
+	struct host_tmpl *tmpl;		/* L_N per state, or NULL */
 };
+
+static void gen_host(int loader, const struct bs_vtree *t,
+		     const struct bs_cat_host *h,
+		     const struct bs_entry_state *st, struct bs_text *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (loader == L_PXE)
+		bs_gen_pxelinux_host(t, h, st, o);
+	else if (loader == L_GRUB)
+		bs_gen_grub_host(t, h, st, o);
+	else
+		bs_gen_ipxe_host(t, h, st, o);
+}
+
+/* The MAC as @loader spells it in its config. */
+static void mac_text(int loader, const uint8_t mac[6], char out[18])
+{
+	if (loader == L_PXE)
+		bs_mac_format(mac, out);
+	else
+		bs_mac_hyphen(mac, out);
+}
+
+/*
+ * Make @loader's template for @st from host @h's config @txt: kept only
+ * if a host with another MAC gets the same text but for those 17
+ * characters.
+ */
+static void tmpl_make(struct host_tmpl *tp, int loader,
+		      const struct bs_vtree *t, const struct bs_cat_host *h,
+		      const struct bs_entry_state *st,
+		      const struct bs_text *txt)
+{
+	struct bs_cat_host other = *h;
+	struct bs_text o;
+	char mac[18];
+
+	tp->tried = 1;
+	if (txt->failed || !txt->mark || txt->mark + 17 > txt->len)
+		return;
+	mac_text(loader, h->mac, mac);
+	if (memcmp(txt->buf + txt->mark, mac, 17))
+		return;
+	for (int i = 0; i < 6; i++)
+		other.mac[i] = (uint8_t)~h->mac[i];
+	gen_host(loader, t, &other, st, &o);
+	mac_text(loader, other.mac, mac);
+	if (!o.failed && o.len == txt->len && o.mark == txt->mark &&
+	    !memcmp(o.buf, txt->buf, txt->mark) &&
+	    !memcmp(o.buf + o.mark, mac, 17) &&
+	    !memcmp(o.buf + o.mark + 17, txt->buf + o.mark + 17,
+		    o.len - o.mark - 17)) {
+		tp->text = o.buf;
+		tp->len = o.len;
+		tp->mac_at = o.mark;
+		return;
+	}
+	bs_text_free(&o);
+}
+
+/* Host @h's config for @loader into @o (freed by the caller): from the
+ * entry's template when the host sets no append or label. */
+static void host_config(struct menus *m, int loader, const struct bs_vtree *t,
+			const struct bs_cat_host *h,
+			const struct bs_entry_state *st, struct bs_text *o)
+{
+	struct host_tmpl *tp = NULL;
+	char mac[18];
+
+	if (m->tmpl && !h->append && !h->label)
+		tp = &m->tmpl[(size_t)(st - t->states) * L_N + loader];
+	if (tp && tp->text) {
+		memset(o, 0, sizeof(*o));
+		if (!(o->buf = malloc(tp->len + 1))) {
+			o->failed = 1;
+			return;
+		}
+		memcpy(o->buf, tp->text, tp->len + 1);
+		o->len = tp->len;
+		o->cap = tp->len + 1;
+		mac_text(loader, h->mac, mac);
+		memcpy(o->buf + tp->mac_at, mac, 17);
+		return;
+	}
+	gen_host(loader, t, h, st, o);
+	if (tp && !tp->tried)
+		tmpl_make(tp, loader, t, h, st, o);
+}
 
 /*
  * pxelinux and GRUB also look for the client's IPv4 address in upper-case
@@ -370,22 +476,24 @@ static int add_host(struct bs_vtree *t, struct menus *m,
 
 	bs_mac_hyphen(h->mac, mac);
 	bs_mac_kiwi(h->mac, kmac);
-	/* A host whose entry is broken falls back to the menus. */
+	/* A host whose entry is broken falls back to the menus.  (Names
+	 * are put together by hand: thousands per reload.) */
 	if (st && st->ok) {
-		snprintf(name, sizeof(name), "01-%s", mac);
-		bs_gen_pxelinux_host(t, h, st, &txt);
+		memcpy(name, "01-", 3);
+		memcpy(name + 3, mac, 18);
+		host_config(m, L_PXE, t, h, st, &txt);
 		if (!(pxe = gen(t, m->pxe, name, &txt)))
 			return -ENOMEM;
 		if (h->ip && add_hexip(t, m, h->ip, pxe) < 0)
 			return -ENOMEM;
-		memset(&txt, 0, sizeof(txt));
-		snprintf(name, sizeof(name), "grub.cfg-01-%s", mac);
-		bs_gen_grub_host(t, h, st, &txt);
+		memcpy(name, "grub.cfg-01-", 12);
+		memcpy(name + 12, mac, 18);
+		host_config(m, L_GRUB, t, h, st, &txt);
 		if (!(grub = gen(t, m->grub, name, &txt)))
 			return -ENOMEM;
-		memset(&txt, 0, sizeof(txt));
-		snprintf(name, sizeof(name), "%s.ipxe", mac);
-		bs_gen_ipxe_host(t, h, st, &txt);
+		memcpy(name, mac, 17);
+		memcpy(name + 17, ".ipxe", 6);
+		host_config(m, L_IPXE, t, h, st, &txt);
 		if (!(ipxe = gen(t, m->ipxe, name, &txt)))
 			return -ENOMEM;
 		if (st->entry->kind == BS_ENTRY_IMAGE) {
@@ -406,9 +514,10 @@ static int add_host(struct bs_vtree *t, struct menus *m,
 	return 0;
 }
 
-int bs_vt_add_configs(struct bs_vtree *t)
+static int add_configs(struct bs_vtree *t)
 {
 	struct menus m = { 0 };
+	size_t i, mem0;
 	struct bs_vnode *meta, *hosts, *n;
 	struct bs_text txt = { 0 };
 	const struct bs_entry_state *kd;
@@ -437,11 +546,35 @@ int bs_vt_add_configs(struct bs_vtree *t)
 		if (!(m.kiwi_def = gen(t, m.kiwi, "config.default", &txt)))
 			return -ENOMEM;
 	}
-	for (size_t i = 0; i < t->cat->nhosts; i++)
+	if (t->nstates)
+		m.tmpl = calloc(t->nstates * L_N, sizeof(*m.tmpl));
+	mem0 = t->mem;
+	for (i = 0; i < t->cat->nhosts; i++)
 		if (add_host(t, &m, hosts, &t->cat->hosts[i]) < 0)
-			return -ENOMEM;
+			break;
+	t->mem_hosts = t->mem - mem0;
+	for (size_t i = 0; m.tmpl && i < t->nstates * L_N; i++)
+		free(m.tmpl[i].text);
+	free(m.tmpl);
+	if (i < t->cat->nhosts)
+		return -ENOMEM;
 	if (!(n = bs_vt_node(t, meta, "status", S_IFREG | 0444)))
 		return -ENOMEM;
 	n->dynamic = 1;
 	return 0;
+}
+
+int bs_vt_add_configs(struct bs_vtree *t)
+{
+	int rc;
+
+	/* each entry's boot line is made once, not once per host and
+	 * loader (no room for the cache only makes it slower) */
+	t->lines = t->nstates ? calloc(t->nstates, sizeof(*t->lines)) : NULL;
+	rc = add_configs(t);
+	for (size_t i = 0; t->lines && i < t->nstates; i++)
+		free(t->lines[i]);
+	free(t->lines);
+	t->lines = NULL;
+	return rc;
 }

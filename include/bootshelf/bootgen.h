@@ -28,6 +28,17 @@ void bs_bootline_make(const struct bs_catalog *cat,
 		      const struct bs_entry_state *st,
 		      const char *host_append, struct bs_bootline *out);
 
+/**
+ * The boot line of an entry of @t: while the tree is being built, the
+ * line without host arguments is made once per entry (t->lines) and
+ * reused for every host; otherwise, or with @host_append, it is made
+ * into @tmp.  @ret a line valid until @tmp or @t changes.
+ */
+const struct bs_bootline *bs_vt_bootline(const struct bs_vtree *t,
+					 const struct bs_entry_state *st,
+					 const char *host_append,
+					 struct bs_bootline *tmp);
+
 /* Why @mode can or cannot work for this entry: 1 = can, 0 = cannot, with
  * the reason in @why. */
 int bs_delivery_check(const struct bs_catalog *cat,
@@ -39,10 +50,20 @@ struct bs_text {
 	char *buf;
 	size_t len, cap, max;
 	int failed;
+	size_t mark;		/* bs_gen_*_host: where the host's MAC
+				   (17 characters) was written */
 };
 void bs_text_add(struct bs_text *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void bs_text_free(struct bs_text *t);
+
+/*
+ * The per-host configs below (pxelinux, GRUB, iPXE) depend on the host
+ * only through its MAC, written once at out->mark (pxelinux as
+ * 52:54:00:.., the others as 52-54-00-..), and its append and label:
+ * tree building relies on it to make the configs of thousands of hosts
+ * from one text per entry.
+ */
 
 /* pxelinux.cfg/default: a menu of every usable entry. */
 void bs_gen_pxelinux_menu(const struct bs_vtree *t, struct bs_text *out);

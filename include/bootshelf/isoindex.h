@@ -44,7 +44,11 @@ struct bs_iso {
 	uint64_t image_size;	/* bytes of the source */
 	size_t nfiles, ndirs;
 	int has_eltorito;
+	size_t mem;		/* bytes held, 0 until bs_iso_mem() */
 };
+
+/* Heap bytes the index holds (nodes, names, extents), counted once. */
+size_t bs_iso_mem(struct bs_iso *iso);
 
 /* Limits that keep a hostile image from exhausting memory. */
 #define BS_ISO_MAX_DEPTH  64

@@ -32,4 +32,11 @@ int bs_memo_digest(struct bs_source *src, enum bs_digest_alg alg,
 int bs_memo_initrd(const struct bs_iso *iso, const struct bs_bootinfo *bi,
 		   struct bs_initrd_info *out, struct bs_error *err);
 
+/* Remember a scan made before (kept with the ISO's index on disk) as if
+ * bs_memo_initrd() had just made it: rc and @out, or @err when rc < 0. */
+void bs_memo_initrd_put(const struct bs_iso *iso,
+			const struct bs_bootinfo *bi, int rc,
+			const struct bs_initrd_info *out,
+			const struct bs_error *err);
+
 #endif

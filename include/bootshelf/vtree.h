@@ -76,6 +76,13 @@ struct bs_vtree {
 	struct bs_entry_state *states;	/* one per catalog entry */
 	size_t nstates;
 	size_t nnodes;
+	size_t mem;			/* heap bytes of nodes, names and
+					   blobs (approximate) */
+	size_t mem_hosts;		/* of which made for [host]s */
+	size_t mem_entries;		/* of which boot/<name>/... */
+	struct bs_bootline **lines;	/* per state, made on first use
+					   while configs are generated
+					   (bs_vt_bootline); NULL after */
 	struct bs_vnode **hash;		/* ino -> node */
 	size_t hmask;
 	void *arena;			/* node storage (internal) */
@@ -100,6 +107,16 @@ int bs_isocache_open(struct bs_isocache *c, const struct bs_catalog *cat,
 		     struct bs_bootinfo *boot, struct bs_error *err);
 /* Forget entries not used by any open since the last sweep. */
 void bs_isocache_sweep(struct bs_isocache *c);
+/**
+ * Ask the server about each remote entry of @cat with a refresh interval
+ * whose interval has passed since its identity was last checked (one
+ * HEAD each).  A server that does not answer changes nothing.
+ * @v wait_ms  time until the next entry is due; 0 if none has a refresh
+ * @ret 1 if an object changed (or an entry is not indexed yet): a reload
+ *      picks it up; 0 if not
+ */
+int bs_isocache_poll(struct bs_isocache *c, const struct bs_catalog *cat,
+		     uint64_t *wait_ms);
 
 /**
  * Build a snapshot from a loaded catalog.
@@ -169,6 +186,9 @@ void bs_shelf_close(struct bs_shelf *s);
 int bs_shelf_reload(struct bs_shelf *s, struct bs_vtree **old);
 /* Current snapshot with a new reference; caller unrefs. */
 struct bs_vtree *bs_shelf_get(struct bs_shelf *s);
+/* bs_isocache_poll() over the current snapshot's catalog: 1 when a
+ * reload would pick up a changed remote ISO.  Not during a reload. */
+int bs_shelf_poll(struct bs_shelf *s, uint64_t *wait_ms);
 /**
  * Render the status text (generation, each entry's state, last reload
  * errors, counters).  @ret malloc'ed NUL-terminated text, caller frees.

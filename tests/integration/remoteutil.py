@@ -82,7 +82,24 @@ class Nginx:
                             int(parts[3]), rest[1], rest[3]))
         return out
 
+    def settle(self, quiet=0.3, limit=5.0):
+        """Wait until the access log stops growing: a request the client
+        gave up (read-ahead cut short when it exits) is logged when nginx
+        notices, a moment later."""
+        p = os.path.join(self.dir, "access.log")
+        size = lambda: os.path.getsize(p) if os.path.exists(p) else 0
+        t0 = last_change = time.monotonic()
+        last = size()
+        while time.monotonic() - t0 < limit:
+            time.sleep(0.05)
+            now = size()
+            if now != last:
+                last, last_change = now, time.monotonic()
+            elif time.monotonic() - last_change >= quiet:
+                break
+
     def clear_log(self):
+        self.settle()
         open(os.path.join(self.dir, "access.log"), "w").close()
         # nginx keeps appending at its own offset: reopen the log
         os.kill(self.proc.pid, 10)  # SIGUSR1: reopen log files

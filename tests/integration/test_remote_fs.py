@@ -5,6 +5,7 @@ while the object is replaced and the tree reloaded reads the old bytes
 or EIO, never a mix, while new opens see the new version."""
 import errno
 import os
+import re
 import shutil
 import threading
 import time
@@ -187,6 +188,53 @@ def test_refresh_interval(tmp_path):
         reload(fs)
         assert heads() == 2
         assert read(os.path.join(boot, "linux")) == new["files"][KERNEL]
+    finally:
+        bad = fs.bad_log_lines()
+        assert fs.close() == 0
+        ng.close()
+    assert not bad, bad
+
+
+def test_refresh_polls_the_server(tmp_path):
+    """refresh = 1s: bootshelf-fs asks the server on that interval by
+    itself; an unchanged object costs a HEAD and no reload, a replaced
+    one is picked up without a SIGHUP."""
+    d = str(tmp_path)
+    ref = fsutil.make_iso(d, "x", 43, kernel=MiB + 5, initrd=MiB + 3,
+                          squash=2 * MiB)
+    fsutil.install_iso(ref)
+    ng = Nginx(tmp_path / "nginx")
+    shutil.copy2(ref["iso"], os.path.join(ng.www, "x.iso"))
+    cat = os.path.join(d, "catalog.conf")
+    remote_catalog(cat, [("x", "url", ng.url + "/x.iso")],
+                   "cache = none\nrefresh = 1s\n")
+    m = os.path.join(d, "mnt")
+    os.mkdir(m)
+    fs = FsMount(cat, m)
+    try:
+        boot = os.path.join(m, "boot", "x")
+        st = os.path.join(m, ".bootshelf", "status")
+        gen = lambda: int(re.search(r"^generation: (\d+)$",
+                                    read(st).decode(), re.M).group(1))
+        heads = lambda: [e[0] for e in ng.log()].count("HEAD")
+        assert read(os.path.join(boot, "linux")) == ref["files"][KERNEL]
+        g0, h0 = gen(), heads()
+        wait_for(lambda: heads() >= h0 + 2, 15,
+                 "two HEAD requests on a 1 s refresh interval")
+        assert gen() == g0, "an unchanged object reloaded the tree"
+        os.makedirs(os.path.join(d, "new"))
+        new = fsutil.make_iso(os.path.join(d, "new"), "x", 44,
+                              kernel=MiB + 5, initrd=MiB + 3,
+                              squash=2 * MiB)
+        fsutil.install_iso(new)
+        tmp = os.path.join(ng.www, "x.iso.new")
+        shutil.copy(new["iso"], tmp)
+        os.utime(tmp, (time.time() + 5, time.time() + 5))
+        os.rename(tmp, os.path.join(ng.www, "x.iso"))
+        wait_for(lambda: read(os.path.join(boot, "linux")) ==
+                 new["files"][KERNEL], 15,
+                 "the new version served without a SIGHUP")
+        assert gen() > g0
     finally:
         bad = fs.bad_log_lines()
         assert fs.close() == 0

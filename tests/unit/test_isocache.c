@@ -128,10 +128,10 @@ static void round_trip(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(bs_idx_serialize("http://x/y.iso", iso, &bi, &buf,
+	assert_int_equal(bs_idx_serialize("http://x/y.iso", iso, &bi, NULL, &buf,
 					  &len), 0);
 	assert_int_equal(bs_idx_deserialize(buf, len, "http://x/y.iso", src,
-					    &back, &bo), 0);
+					    &back, &bo, NULL), 0);
 	same_node(iso->root, back->root);
 	assert_string_equal(back->volid, "TEST VOL");
 	assert_int_equal(back->image_size, iso->image_size);
@@ -148,6 +148,67 @@ static void round_trip(void **state)
 	bs_source_unref(src);
 }
 
+/* The initrd inspection goes with the index, field by field. */
+static void scan_round_trip(void **state)
+{
+	struct bs_source *src = fake_source(7);
+	struct bs_bootinfo bi, bo;
+	struct bs_iso *iso = sample(src, &bi), *back;
+	static struct bs_idx_scan sc, got;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	memset(&sc, 0, sizeof(sc));
+	sc.have = 1;
+	sc.ird.features = 0x15;
+	sc.ird.formats = 1u << BS_IRDF_ZSTD | 1u << BS_IRDF_NEWC;
+	sc.ird.nmember = BS_INITRD_MAX_MEMBERS + 3;	/* only 16 described */
+	for (int i = 0; i < BS_INITRD_MAX_MEMBERS; i++) {
+		sc.ird.member[i].fmt = (enum bs_initrd_fmt)(i % BS_IRDF_COUNT);
+		sc.ird.member[i].off = 1000u * (unsigned)i;
+		sc.ird.member[i].len = 999;
+		sc.ird.member[i].out = 4096u + (unsigned)i;
+		sc.ird.member[i].entries = (unsigned)i;
+	}
+	sc.ird.entries = 1234;
+	sc.ird.size = 1u << 20;
+	strcpy(sc.ird.kernel_error, "junk at the end of compressed archive");
+	sc.ird.error_off = 77;
+	sc.ird.unterminated = 1;
+	strcpy(sc.ird.incomplete, "limit");
+	assert_int_equal(bs_idx_serialize("k", iso, &bi, &sc, &buf, &len), 0);
+	assert_int_equal(bs_idx_deserialize(buf, len, "k", src, &back, &bo,
+					    &got), 0);
+	assert_int_equal(got.have, 1);
+	assert_int_equal(got.rc, 0);
+	assert_memory_equal(&got.ird, &sc.ird, sizeof(sc.ird));
+	bs_iso_unref(back);
+	free(buf);
+	/* a failed scan keeps its answer and message */
+	memset(&sc, 0, sizeof(sc));
+	sc.have = 1;
+	sc.rc = -EINVAL;
+	strcpy(sc.err.msg, "initrd not found");
+	assert_int_equal(bs_idx_serialize("k", iso, &bi, &sc, &buf, &len), 0);
+	assert_int_equal(bs_idx_deserialize(buf, len, "k", src, &back, &bo,
+					    &got), 0);
+	assert_int_equal(got.have, 1);
+	assert_int_equal(got.rc, -EINVAL);
+	assert_string_equal(got.err.msg, "initrd not found");
+	bs_iso_unref(back);
+	free(buf);
+	/* none */
+	assert_int_equal(bs_idx_serialize("k", iso, &bi, NULL, &buf, &len), 0);
+	assert_int_equal(bs_idx_deserialize(buf, len, "k", src, &back, &bo,
+					    &got), 0);
+	assert_int_equal(got.have, 0);
+	bs_iso_unref(back);
+	free(buf);
+	bs_iso_unref(iso);
+	bs_source_unref(src);
+}
+
 static void corrupt_rejected(void **state)
 {
 	struct bs_source *src = fake_source(7), *other = fake_source(8);
@@ -157,28 +218,28 @@ static void corrupt_rejected(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(bs_idx_serialize("k", iso, &bi, &buf, &len), 0);
+	assert_int_equal(bs_idx_serialize("k", iso, &bi, NULL, &buf, &len), 0);
 	/* every single flipped bit pattern at every position */
 	for (size_t i = 0; i < len; i++) {
 		buf[i] ^= 0x41;
 		assert_int_equal(bs_idx_deserialize(buf, len, "k", src, &back,
-						    &bo), -EINVAL);
+						    &bo, NULL), -EINVAL);
 		assert_null(back);
 		buf[i] ^= 0x41;
 	}
 	for (size_t n = 0; n < len; n++)
 		assert_int_equal(bs_idx_deserialize(buf, n, "k", src, &back,
-						    &bo), -EINVAL);
+						    &bo, NULL), -EINVAL);
 	/* another path, another identity, another version */
-	assert_int_equal(bs_idx_deserialize(buf, len, "k2", src, &back, &bo),
+	assert_int_equal(bs_idx_deserialize(buf, len, "k2", src, &back, &bo, NULL),
 			 -EINVAL);
 	assert_int_equal(bs_idx_deserialize(buf, len, "k", other, &back,
-					    &bo), -EINVAL);
+					    &bo, NULL), -EINVAL);
 	buf[8] = BS_IDX_VERSION + 1;
-	assert_int_equal(bs_idx_deserialize(buf, len, "k", src, &back, &bo),
+	assert_int_equal(bs_idx_deserialize(buf, len, "k", src, &back, &bo, NULL),
 			 -EINVAL);
 	buf[8] = BS_IDX_VERSION;
-	assert_int_equal(bs_idx_deserialize(buf, len, "k", src, &back, &bo),
+	assert_int_equal(bs_idx_deserialize(buf, len, "k", src, &back, &bo, NULL),
 			 0);
 	bs_iso_unref(back);
 	free(buf);
@@ -232,11 +293,11 @@ static void bad_payload_rejected(void **state)
 	size_t len, n, fl;
 
 	(void)state;
-	assert_int_equal(bs_idx_serialize("k", iso, &bi, &buf, &len), 0);
+	assert_int_equal(bs_idx_serialize("k", iso, &bi, NULL, &buf, &len), 0);
 	n = unwrap(buf, len, raw, sizeof(raw));
 	/* sanity: rewrapping unchanged is accepted */
 	fl = wrap(raw, n, file, sizeof(file));
-	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo),
+	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo, NULL),
 			 0);
 	bs_iso_unref(back);
 
@@ -246,7 +307,7 @@ static void bad_payload_rejected(void **state)
 	assert_non_null(p = find(raw2, n, ext, sizeof(ext)));
 	p[2] = 0x10;		/* offset 1 MiB + 8192 */
 	fl = wrap(raw2, n, file, sizeof(file));
-	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo),
+	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo, NULL),
 			 -EINVAL);
 
 	/* "b" renamed "f": names no longer sorted */
@@ -255,20 +316,20 @@ static void bad_payload_rejected(void **state)
 	assert_non_null(p = find(raw2, n, nb, sizeof(nb)));
 	p[4] = 'f';
 	fl = wrap(raw2, n, file, sizeof(file));
-	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo),
+	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo, NULL),
 			 -EINVAL);
 
 	/* "b" renamed "/" */
 	p[4] = '/';
 	fl = wrap(raw2, n, file, sizeof(file));
-	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo),
+	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo, NULL),
 			 -EINVAL);
 
 	/* trailing bytes */
 	memcpy(raw2, raw, n);
 	raw2[n] = 0;
 	fl = wrap(raw2, n + 1, file, sizeof(file));
-	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo),
+	assert_int_equal(bs_idx_deserialize(file, fl, "k", src, &back, &bo, NULL),
 			 -EINVAL);
 	free(buf);
 	bs_iso_unref(iso);
@@ -286,19 +347,19 @@ static void store_and_load(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(sub, sizeof(sub), "%s/cache", dir);
-	assert_int_equal(bs_idx_load(sub, "k", src, &back, &bo), -ENOENT);
-	assert_int_equal(bs_idx_store(sub, "k", iso, &bi), 0);
-	assert_int_equal(bs_idx_load(sub, "k", src, &back, &bo), 0);
+	assert_int_equal(bs_idx_load(sub, "k", src, &back, &bo, NULL), -ENOENT);
+	assert_int_equal(bs_idx_store(sub, "k", iso, &bi, NULL), 0);
+	assert_int_equal(bs_idx_load(sub, "k", src, &back, &bo, NULL), 0);
 	same_node(iso->root, back->root);
 	bs_iso_unref(back);
 	/* another version of the same path: a miss, to be rebuilt */
-	assert_int_equal(bs_idx_load(sub, "k", other, &back, &bo), -ENOENT);
+	assert_int_equal(bs_idx_load(sub, "k", other, &back, &bo, NULL), -ENOENT);
 	/* a garbage file: a miss */
 	bs_idx_path(sub, "k", path, sizeof(path));
 	assert_non_null(f = fopen(path, "w"));
 	fputs("garbage", f);
 	fclose(f);
-	assert_int_equal(bs_idx_load(sub, "k", src, &back, &bo), -ENOENT);
+	assert_int_equal(bs_idx_load(sub, "k", src, &back, &bo, NULL), -ENOENT);
 	unlink(path);
 	rmdir(sub);
 	rmdir(dir);
@@ -311,6 +372,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
+		cmocka_unit_test(scan_round_trip),
 		cmocka_unit_test(corrupt_rejected),
 		cmocka_unit_test(bad_payload_rejected),
 		cmocka_unit_test(store_and_load),
