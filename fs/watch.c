@@ -232,6 +232,19 @@ static void reload(int from_signal)
 	watch_update();
 }
 
+/* The readahead window in whole READ requests: the kernel cuts a window
+ * into max-sized requests, and a remainder would be one small request
+ * per window. */
+static size_t readahead_kb(void)
+{
+	size_t req = __atomic_load_n(&bsfs_read_max, __ATOMIC_ACQUIRE) / 1024;
+	size_t kb = BSFS_READAHEAD_KB;
+
+	if (req && kb > req)
+		kb = kb / req * req;
+	return kb;
+}
+
 /*
  * Raise the mount's readahead through its backing device in sysfs.  Done
  * here because stat() of the mountpoint needs the FUSE loop running.
@@ -249,7 +262,7 @@ static void tune_readahead(void)
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	n = snprintf(val, sizeof(val), "%d\n", BSFS_READAHEAD_KB);
+	n = snprintf(val, sizeof(val), "%zu\n", readahead_kb());
 	if (write(fd, val, (size_t)n) != n)
 		bs_debug("%s: %s", path, strerror(errno));
 	close(fd);
