@@ -10,7 +10,9 @@
 # `echo 3 > /proc/sys/vm/drop_caches`) and 4 KiB random reads.  Prints
 # MB/s and ratios to the direct read.  Goals: hot >= 0.9x direct,
 # cold >= 0.8x direct, >= 2x fuseiso.  Timings on a shared machine are
-# noisy: compare the ratios of one run.  Not part of `make check`.
+# noisy: each ratio is the median over back-to-back pairs (the direct
+# read, then the file), never figures taken minutes apart.  Not part of
+# `make check`.
 #
 # env: BENCH_FS_MIB     size of the large file in the ISO in MiB (default
 #                       940: a 1 GiB ISO; smaller for quick iterations)
@@ -66,12 +68,13 @@ while ! mountpoint -q "$work/mnt"; do
 	if [ $i -gt 200 ]; then echo "bench-fs: mount timed out" >&2; exit 1; fi
 	sleep 0.1
 done
-dev=$(stat -c %d "$work/mnt")
 echo "bench-fs: bootshelf-fs readahead $(cat \
-	/sys/class/bdi/0:$((dev & 255))/read_ahead_kb 2>/dev/null || echo '?') KiB"
+	"/sys/class/bdi/$(mountpoint -d "$work/mnt")/read_ahead_kb" \
+	2>/dev/null || echo '?') KiB"
 
 python3 - "$work" "$repeat" <<'EOF'
-import os, random, statistics, sys, time
+import os, random, sys, time
+from statistics import median
 
 work = sys.argv[1]
 repeat = int(sys.argv[2])
@@ -79,6 +82,10 @@ iso = os.path.join(work, "bench.iso")
 mnt = os.path.join(work, "mnt", "boot", "bench")
 fiso = os.path.join(work, "fuseiso")
 BS = 1 << 20
+# Each figure against the direct read is the median of the ratios of
+# back-to-back pairs (direct, then the file): on a shared machine the
+# load changes within seconds, and only neighbours are comparable.
+PAIRS_HOT, PAIRS_COLD, CHUNKS = 3, 2, 5
 
 
 def drop():
@@ -101,6 +108,11 @@ def seq(path):
     return n / dt / 1e6
 
 
+def seq_cold(path):
+    drop()
+    return seq(path)
+
+
 def rand4k(path, count, seed=1):
     size = os.stat(path).st_size
     rng = random.Random(seed)
@@ -114,68 +126,86 @@ def rand4k(path, count, seed=1):
     return count / dt
 
 
-def hot(path):
-    seq(path)
-    return max(seq(path) for _ in range(2))
+def warm(path):
+    """Hot means settled in the page cache: the second read of a page
+    also moves it to the active list, which is not what is measured."""
+    for p in (iso, path, iso, path):
+        seq(p)
 
 
-def cold(path):
-    best = 0
-    for _ in range(2):
-        drop()
-        best = max(best, seq(path))
-    return best
+def paired(path, measure, n, ref=iso):
+    """n back-to-back pairs (ref, path): medians of ref's figures, of
+    path's figures, and of the ratios path/ref."""
+    r, p, q = [], [], []
+    for i in range(n):
+        a = measure(ref, i)
+        b = measure(path, i)
+        r.append(a)
+        p.append(b)
+        q.append(b / a)
+    return median(r), median(p), median(q)
 
 
 def one_round():
     """Print one round's figures; return its ratios by name."""
     ratios = {}
-    rows = []
-    direct_hot, direct_cold = hot(iso), cold(iso)
-    rows.append(("ISO direct", direct_hot, direct_cold))
-    for name, p in [("ISO via bootshelf-fs",
-                     os.path.join(mnt, "bench.iso")),
-                    ("initrd+iso via bootshelf-fs",
-                     os.path.join(mnt, "initrd+iso"))]:
-        rows.append((name, hot(p), cold(p)))
-    sq_direct = os.path.join(mnt, "iso", "LiveOS", "squashfs.img")
-    sq_fuseiso = os.path.join(fiso, "LiveOS", "squashfs.img")
-    bs_sq = (hot(sq_direct), cold(sq_direct))
-    fi_sq = (hot(sq_fuseiso), cold(sq_fuseiso))
-    rows.append(("iso/LiveOS/squashfs.img via bootshelf-fs",) + bs_sq)
-    rows.append(("LiveOS/squashfs.img via fuseiso",) + fi_sq)
+    sq_bs = os.path.join(mnt, "iso", "LiveOS", "squashfs.img")
+    sq_fi = os.path.join(fiso, "LiveOS", "squashfs.img")
+    targets = [("ISO via bootshelf-fs", os.path.join(mnt, "bench.iso")),
+               ("initrd+iso via bootshelf-fs",
+                os.path.join(mnt, "initrd+iso")),
+               ("iso/LiveOS/squashfs.img via bootshelf-fs", sq_bs),
+               ("LiveOS/squashfs.img via fuseiso", sq_fi)]
+    rows, dir_hot, dir_cold = [], [], []
+    for name, p in targets:
+        warm(p)
+        dh, h, rh = paired(p, lambda x, i: seq(x), PAIRS_HOT)
+        dc, c, rc = paired(p, lambda x, i: seq_cold(x), PAIRS_COLD)
+        dir_hot.append(dh)
+        dir_cold.append(dc)
+        rows.append((name, h, c, rh, rc))
+        ratios[name + ": hot/dir"] = rh
+        ratios[name + ": cold/dir"] = rc
 
-    print("\nsequential reads, 1 MiB requests (MB/s)")
+    print("\nsequential reads, 1 MiB requests (MB/s; ratios: median of "
+          "back-to-back pairs)")
     print("%-42s %9s %9s %8s %8s" % ("", "hot", "cold", "hot/dir",
                                      "cold/dir"))
-    for name, h, c in rows:
-        print("%-42s %9.0f %9.0f %7.2fx %7.2fx" % (
-            name, h, c, h / direct_hot, c / direct_cold))
-        if name != "ISO direct":
-            ratios[name + ": hot/dir"] = h / direct_hot
-            ratios[name + ": cold/dir"] = c / direct_cold
+    print("%-42s %9.0f %9.0f %7.2fx %7.2fx" % (
+        "ISO direct", median(dir_hot), median(dir_cold), 1, 1))
+    for name, h, c, rh, rc in rows:
+        print("%-42s %9.0f %9.0f %7.2fx %7.2fx" % (name, h, c, rh, rc))
+    fh = rows[2][3] / rows[3][3]
+    fc = rows[2][4] / rows[3][4]
     print("bootshelf-fs / fuseiso (same file): hot %.2fx, cold %.2fx" %
-          (bs_sq[0] / fi_sq[0], bs_sq[1] / fi_sq[1]))
-    ratios["squashfs.img bootshelf-fs/fuseiso: hot"] = bs_sq[0] / fi_sq[0]
-    ratios["squashfs.img bootshelf-fs/fuseiso: cold"] = bs_sq[1] / fi_sq[1]
+          (fh, fc))
+    ratios["squashfs.img bootshelf-fs/fuseiso: hot"] = fh
+    ratios["squashfs.img bootshelf-fs/fuseiso: cold"] = fc
 
     print("\n4 KiB random reads over the ISO (reads/s)")
-    targets = [("direct", iso),
-               ("bootshelf-fs", os.path.join(mnt, "bench.iso")),
-               ("fuseiso squashfs.img", sq_fuseiso),
-               ("bootshelf-fs squashfs.img", sq_direct)]
-    res = {}
-    for name, p in targets:
-        seq(p)                          # warm
-        h = rand4k(p, 50000)
-        drop()
-        c = rand4k(p, 3000, seed=2)
-        res[name] = (h, c)
-        print("%-28s hot %9.0f  cold %8.0f" % (name, h, c))
-    r = (res["bootshelf-fs"][0] / res["direct"][0],
-         res["bootshelf-fs"][1] / res["direct"][1],
-         res["bootshelf-fs squashfs.img"][0] / res["fuseiso squashfs.img"][0],
-         res["bootshelf-fs squashfs.img"][1] / res["fuseiso squashfs.img"][1])
+    rtargets = [("bootshelf-fs", os.path.join(mnt, "bench.iso")),
+                ("fuseiso squashfs.img", sq_fi),
+                ("bootshelf-fs squashfs.img", sq_bs)]
+    res, dh, dc = {}, [], []
+    for name, p in rtargets:
+        warm(p)
+        a, h, rh = paired(p, lambda x, i: rand4k(x, 10000, seed=i),
+                          CHUNKS)
+        b, c, rc = paired(p, lambda x, i: (drop(), rand4k(x, 3000,
+                                                          seed=100 + i))[1],
+                          PAIRS_COLD)
+        dh.append(a)
+        dc.append(b)
+        res[name] = (h, c, rh, rc)
+    print("%-28s hot %9.0f  cold %8.0f" % ("direct", median(dh), median(dc)))
+    for name, _ in rtargets:
+        print("%-28s hot %9.0f  cold %8.0f" % (name, res[name][0],
+                                               res[name][1]))
+    r = (res["bootshelf-fs"][2], res["bootshelf-fs"][3],
+         res["bootshelf-fs squashfs.img"][2] /
+         res["fuseiso squashfs.img"][2],
+         res["bootshelf-fs squashfs.img"][3] /
+         res["fuseiso squashfs.img"][3])
     print("bootshelf-fs/direct: hot %.2fx cold %.2fx; bootshelf-fs/fuseiso "
           "(squashfs.img): hot %.2fx cold %.2fx" % r)
     ratios["4 KiB random bootshelf-fs/direct: hot"] = r[0]
@@ -195,6 +225,6 @@ if repeat > 1:
     print("\nratios over %d rounds: median [each round]" % repeat)
     for k in rounds[0]:
         v = [r[k] for r in rounds]
-        print("%-50s %6.2fx  [%s]" % (k, statistics.median(v),
+        print("%-50s %6.2fx  [%s]" % (k, median(v),
                                        " ".join("%.2f" % x for x in v)))
 EOF
