@@ -259,13 +259,15 @@ static void tune_readahead(void)
 		return;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
 		 major(st.st_dev), minor(st.st_dev));
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
 	n = snprintf(val, sizeof(val), "%zu\n", readahead_kb());
-	if (write(fd, val, (size_t)n) != n)
-		bs_debug("%s: %s", path, strerror(errno));
-	close(fd);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, (size_t)n) != n)
+		/* not root, or /sys read-only (systemd's
+		 * ProtectKernelTunables=): cold reads are slower */
+		bs_info("readahead stays at the kernel's default: %s: %s",
+			path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
 static void *watch_main(void *arg)
