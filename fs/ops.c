@@ -662,14 +662,15 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	want = b->size - (uint64_t)off < size ? (size_t)(b->size - (uint64_t)off)
-					      : size;
+	want = size;
+	if (b->size - (uint64_t)off < want)
+		want = (size_t)(b->size - (uint64_t)off);
 	next = bs_blob_extents(b, (uint64_t)off, want, ext, READ_MAX_BUFS,
 			       &covered);
-	for (size_t i = 0; i < next; i++) {
+	/* a remote source has no fd to splice */
+	for (size_t i = 0; i < next; i++)
 		if (ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0)
-			covered = 0;	/* remote source: no fd to splice */
-	}
+			covered = 0;
 	if (covered < want) {
 		read_copy(req, b, want, off);
 		return;
