@@ -65,6 +65,9 @@ extern const struct fuse_lowlevel_ops bsfs_ops;
  * drops the one kept. */
 void bsfs_ops_retire(struct bs_vtree *old);
 
+/* Largest READ the kernel sends (bytes), set at FUSE init; 0 before. */
+extern size_t bsfs_read_max;
+
 /* ---- underlay.c ------------------------------------------------------- */
 
 /* Underlay node: a file or directory of the mountpoint directory as it

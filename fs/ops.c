@@ -13,7 +13,7 @@
  * File reads are answered with fuse_reply_data() over the blob's extents:
  * source extents as file-descriptor buffers (spliced by libfuse when the
  * kernel allows), inline bytes and zeros from memory.  The read path does
- * no heap allocation.
+ * no heap allocation (but see read_copy()).
  *
  * Left out on purpose: every kind of write (EROFS), xattrs (ENOSYS, which
  * the kernel remembers), locks, ioctl, poll.
@@ -46,17 +46,15 @@
 
 #include "bsfs.h"
 
-/* Most extents one read reply carries; a read crossing more segments is
- * answered short and the kernel asks again for the rest. */
+/* Most buffers one spliced read reply carries.  A read needing more is
+ * copied instead: never answered short, since the kernel takes a short
+ * answer to a page-cache read for end of file (zero-filled pages and a
+ * shrunken size). */
 #define READ_MAX_BUFS	16
 /* Zeros come from this buffer (.bss: costs no memory until touched, and
  * reading it maps the shared zero page). */
 #define ZERO_LEN	(256u * 1024)
 static char zero_page[ZERO_LEN];
-
-/* A read starting this close to where the previous one ended counts as
- * sequential (readahead requests arrive slightly out of order). */
-#define SEQ_SLACK	(4u << 20)
 
 enum fh_kind { FH_TREE, FH_STATUS, FH_UNDERLAY, FH_DIR };
 
@@ -74,7 +72,6 @@ struct fh {
 	struct bs_vtree *t;		/* reference, or NULL (underlay) */
 	const struct bs_vnode *n;	/* in t */
 	uint64_t next_check;		/* ms; rewrite-in-place check */
-	uint64_t next_off;		/* end of the last read (atomic) */
 	char *text;			/* FH_STATUS: owned */
 	size_t len;
 	int fd;				/* FH_UNDERLAY: owned */
@@ -622,7 +619,8 @@ union read_vec {
 /*
  * Sources without a file descriptor (remote ISOs) cannot be spliced: copy
  * through a buffer.  The allocation is dwarfed by the network read it
- * serves; local files never come here.
+ * serves.  Local files come here only for a read crossing more segments
+ * than one reply carries (many small inline pieces), which is rare.
  */
 static void read_copy(fuse_req_t req, const struct bs_blob *b, size_t size,
 		      off_t off)
@@ -684,9 +682,8 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 	struct bs_extent ext[READ_MAX_BUFS];
 	union read_vec rv;
 	struct fuse_bufvec *bv = &rv.v;
-	size_t next, covered = 0, nb = 0;
-	uint64_t now, prev_end;
-	int seqread;
+	size_t next, covered = 0, nb = 0, want;
+	uint64_t now;
 
 	now = bsfs_now_ms();
 	if (now >= __atomic_load_n(&h->next_check, __ATOMIC_RELAXED)) {
@@ -698,13 +695,18 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	next = bs_blob_extents(b, (uint64_t)off, size, ext, READ_MAX_BUFS,
+	want = size;
+	if (b->size - (uint64_t)off < want)
+		want = (size_t)(b->size - (uint64_t)off);
+	next = bs_blob_extents(b, (uint64_t)off, want, ext, READ_MAX_BUFS,
 			       &covered);
-	for (size_t i = 0; i < next; i++) {
-		if (ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0) {
-			read_copy(req, b, size, off);
-			return;
-		}
+	/* a remote source has no fd to splice */
+	for (size_t i = 0; i < next; i++)
+		if (ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0)
+			covered = 0;
+	if (covered < want) {
+		read_copy(req, b, want, off);
+		return;
 	}
 	if (source_shrunk(ext, next)) {
 		/* a short reply would tell the kernel the file ended here */
@@ -739,23 +741,10 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 			left -= n;
 			pos += n;
 		}
-		if (left)
-			break;	/* out of buffers: answer short */
-	}
-	/* sequential reader: read ahead on the source beyond this request.
-	 * FUSE requests come from several threads, out of order, which
-	 * defeats the kernel's own detection on the shared fd. */
-	prev_end = __atomic_exchange_n(&h->next_off, (uint64_t)off + covered,
-				       __ATOMIC_RELAXED);
-	seqread = (uint64_t)off + SEQ_SLACK >= prev_end &&
-		  (uint64_t)off <= prev_end + SEQ_SLACK;
-	for (size_t i = nb; seqread && i-- > 0;) {
-		if (bv->buf[i].flags & FUSE_BUF_IS_FD) {
-			posix_fadvise(bv->buf[i].fd, bv->buf[i].pos +
-				      (off_t)bv->buf[i].size,
-				      BSFS_READAHEAD_KB * 1024,
-				      POSIX_FADV_WILLNEED);
-			break;
+		if (left) {
+			/* out of buffers (many short segments) */
+			read_copy(req, b, want, off);
+			return;
 		}
 	}
 	bv->count = nb;
@@ -765,7 +754,7 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
+	fuse_reply_data(req, bv, 0);
 }
 
 static void bsfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -808,7 +797,7 @@ static void bsfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		bv.buf[0].fd = h->fd;
 		bv.buf[0].pos = off;
-		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		fuse_reply_data(req, &bv, 0);
 		return;
 	}
 	case FH_DIR:
@@ -1063,16 +1052,65 @@ static void bsfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- session ---------------------------------------------------------------- */
 
+/* Pages libfuse's splice path needs in its pipe beyond the payload: the
+ * reply header plus one page per buffer plus one ("pagesize * (iov_count
+ * + buf->count + 1)").  Replies of up to this many buffers are spliced. */
+#define SPLICE_SLACK_BUFS	4
+
+/*
+ * Bytes a per-thread libfuse pipe can hold.  libfuse splices a read reply
+ * only if its pipe grows to hold the whole reply; without CAP_SYS_RESOURCE
+ * a pipe cannot exceed fs.pipe-max-size (1 MiB by default), less than a
+ * full 1 MiB reply plus header, and every reply silently falls back to
+ * pread into a freshly mapped buffer and writev: two copies and 256 page
+ * faults per request.  @want: the size hoped for.  @ret bytes, or 0 if
+ * pipes cannot be created (no limit is then applied).
+ */
+static size_t pipe_room(size_t want)
+{
+	char buf[32];
+	int p[2], fd, got;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return 0;
+	got = fcntl(p[0], F_SETPIPE_SZ, (int)want);
+	if (got < 0) {
+		fd = open("/proc/sys/fs/pipe-max-size", O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			got = fcntl(p[0], F_SETPIPE_SZ, atoi(buf));
+		}
+		if (got < 0)
+			got = fcntl(p[0], F_GETPIPE_SZ);
+	}
+	close(p[0]);
+	close(p[1]);
+	return got > 0 ? (size_t)got : 0;
+}
+
+size_t bsfs_read_max;		/* atomic: read by the watcher thread */
+
 static void bsfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), room, slack;
+
 	/* NFS export: the kernel may name nodes by nodeid after eviction */
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* zero copy: file-descriptor buffers are spliced into the reply */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
-	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
-		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	/* No SPLICE_MOVE: the kernel would steal the ISO's own page-cache
+	 * pages into this file's cache, so the next view of the same bytes
+	 * (the ISO, iso/, initrd+iso) reads the disk again; pages it fails
+	 * to take (DAMON's idle flag) are dropped from the ISO's cache and
+	 * copied anyway, with a "steal weird page" dump in the kernel log.
+	 * One copy from the ISO's cache is the better deal. */
+	conn->want &= ~FUSE_CAP_SPLICE_MOVE;
 	/* content-derived inode numbers make mtime-based invalidation
 	 * useless, and it would cost a GETATTR per read */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
@@ -1080,9 +1118,18 @@ static void bsfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * async DIO a RELEASE was seen overtaking a READ still being
 	 * answered from the handle's buffer (ASan, reload storm test). */
 	conn->want &= ~FUSE_CAP_ASYNC_DIO;
-	bs_debug("fuse: proto %u.%u capable 0x%x want 0x%x",
-		 conn->proto_major, conn->proto_minor, conn->capable,
-		 conn->want);
+	/* Reads are never larger than max_write (libfuse derives the
+	 * kernel's max_pages from it; nothing is ever written): keep a
+	 * reply small enough for the splice pipe. */
+	slack = page * (SPLICE_SLACK_BUFS + 2) + 16;	/* + header */
+	room = pipe_room(conn->max_write + slack);
+	if (room > slack + 32 * page && conn->max_write > room - slack)
+		conn->max_write = (unsigned)((room - slack) / page * page);
+	__atomic_store_n(&bsfs_read_max, conn->max_write, __ATOMIC_RELEASE);
+	bs_debug("fuse: proto %u.%u capable 0x%x want 0x%x, max_write %u "
+		 "(pipe %zu), max_readahead %u", conn->proto_major,
+		 conn->proto_minor, conn->capable, conn->want,
+		 conn->max_write, room, conn->max_readahead);
 }
 
 const struct fuse_lowlevel_ops bsfs_ops = {

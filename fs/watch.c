@@ -233,6 +233,19 @@ static void reload(int from_signal)
 	watch_update();
 }
 
+/* The readahead window in whole READ requests: the kernel cuts a window
+ * into max-sized requests, and a remainder would be one small request
+ * per window. */
+static size_t readahead_kb(void)
+{
+	size_t req = __atomic_load_n(&bsfs_read_max, __ATOMIC_ACQUIRE) / 1024;
+	size_t kb = BSFS_READAHEAD_KB;
+
+	if (req && kb > req)
+		kb = kb / req * req;
+	return kb;
+}
+
 /*
  * Raise the mount's readahead through its backing device in sysfs.  Done
  * here because stat() of the mountpoint needs the FUSE loop running.
@@ -247,13 +260,15 @@ static void tune_readahead(void)
 		return;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
 		 major(st.st_dev), minor(st.st_dev));
+	n = snprintf(val, sizeof(val), "%zu\n", readahead_kb());
 	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = snprintf(val, sizeof(val), "%d\n", BSFS_READAHEAD_KB);
-	if (write(fd, val, (size_t)n) != n)
-		bs_debug("%s: %s", path, strerror(errno));
-	close(fd);
+	if (fd < 0 || write(fd, val, (size_t)n) != n)
+		/* not root, or /sys read-only (systemd's
+		 * ProtectKernelTunables=): cold reads are slower */
+		bs_info("readahead stays at the kernel's default: %s: %s",
+			path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
 /*

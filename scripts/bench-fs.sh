@@ -10,9 +10,18 @@
 # `echo 3 > /proc/sys/vm/drop_caches`) and 4 KiB random reads.  Prints
 # MB/s and ratios to the direct read.  Goals: hot >= 0.9x direct,
 # cold >= 0.8x direct, >= 2x fuseiso.  Timings on a shared machine are
-# noisy: compare the ratios of one run.  Not part of `make check`.
+# noisy: each ratio is the median over back-to-back pairs (the direct
+# read and the file, each first in turn), never of figures taken minutes
+# apart.  Not part of `make check`.
+#
+# env: BENCH_FS_MIB     size of the large file in the ISO in MiB (default
+#                       940: a 1 GiB ISO; smaller for quick iterations)
+#      BENCH_FS_REPEAT  measurement rounds over the same mounts (default
+#                       1); with more, the median of each ratio follows
 set -eu
 build=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
+mib=${BENCH_FS_MIB:-940}
+repeat=${BENCH_FS_REPEAT:-1}
 work=$(mktemp -d /var/tmp/bench-fs.XXXXXX)
 fspid=""
 cleanup() {
@@ -26,16 +35,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "bench-fs: building a 1 GiB ISO in $work"
+echo "bench-fs: building an ISO of about $((mib + 72)) MiB in $work"
 mkdir -p "$work/src/LiveOS" "$work/src/images/pxeboot" "$work/mnt" \
 	"$work/fuseiso"
 head -c $((12 << 20)) /dev/urandom > "$work/src/images/pxeboot/vmlinuz"
 head -c $((60 << 20)) /dev/urandom > "$work/src/images/pxeboot/initrd.img"
 # "sparse-ish": random 1 MiB blocks with holes between some of them
-python3 - "$work/src/LiveOS/squashfs.img" <<'EOF'
+python3 - "$work/src/LiveOS/squashfs.img" "$mib" <<'EOF'
 import os, sys
 with open(sys.argv[1], "wb") as f:
-    for i in range(940):
+    for i in range(int(sys.argv[2])):
         if i % 4 == 3:
             f.seek(1 << 20, 1)
         else:
@@ -59,15 +68,27 @@ while ! mountpoint -q "$work/mnt"; do
 	if [ $i -gt 200 ]; then echo "bench-fs: mount timed out" >&2; exit 1; fi
 	sleep 0.1
 done
+echo "bench-fs: bootshelf-fs readahead $(cat \
+	"/sys/class/bdi/$(mountpoint -d "$work/mnt")/read_ahead_kb" \
+	2>/dev/null || echo '?') KiB"
 
-python3 - "$work" <<'EOF'
+python3 - "$work" "$repeat" <<'EOF'
 import os, random, sys, time
+from statistics import median
 
 work = sys.argv[1]
+repeat = int(sys.argv[2])
 iso = os.path.join(work, "bench.iso")
 mnt = os.path.join(work, "mnt", "boot", "bench")
 fiso = os.path.join(work, "fuseiso")
 BS = 1 << 20
+# Each figure against the direct read is the median of the ratios of
+# back-to-back pairs (direct and the file, each first in turn): on a
+# shared machine the load changes within seconds, and only neighbours
+# are comparable.  In a virtual machine the host may cache the disk: the
+# first read of the ISO after a while is slower than the next, so one
+# untimed cold read of the ISO precedes the cold pairs.
+PAIRS_HOT, PAIRS_COLD, CHUNKS = 4, 2, 6
 
 
 def drop():
@@ -90,6 +111,11 @@ def seq(path):
     return n / dt / 1e6
 
 
+def seq_cold(path):
+    drop()
+    return seq(path)
+
+
 def rand4k(path, count, seed=1):
     size = os.stat(path).st_size
     rng = random.Random(seed)
@@ -103,57 +129,110 @@ def rand4k(path, count, seed=1):
     return count / dt
 
 
-def hot(path):
-    seq(path)
-    return max(seq(path) for _ in range(2))
+def warm(path):
+    """Hot means settled in the page cache: the second read of a page
+    also moves it to the active list, which is not what is measured."""
+    for p in (iso, path, iso, path):
+        seq(p)
 
 
-def cold(path):
-    best = 0
-    for _ in range(2):
-        drop()
-        best = max(best, seq(path))
-    return best
+def paired(path, measure, n, ref=iso):
+    """n back-to-back pairs of ref and path, in turns first: medians of
+    ref's figures, of path's figures, and of the ratios path/ref."""
+    r, p, q = [], [], []
+    for i in range(n):
+        if i % 2:
+            b = measure(path, i)
+            a = measure(ref, i)
+        else:
+            a = measure(ref, i)
+            b = measure(path, i)
+        r.append(a)
+        p.append(b)
+        q.append(b / a)
+    return median(r), median(p), median(q)
 
 
-rows = []
-direct_hot, direct_cold = hot(iso), cold(iso)
-rows.append(("ISO direct", direct_hot, direct_cold))
-for name, p in [("ISO via bootshelf-fs", os.path.join(mnt, "bench.iso")),
-                ("initrd+iso via bootshelf-fs",
-                 os.path.join(mnt, "initrd+iso"))]:
-    rows.append((name, hot(p), cold(p)))
-sq_direct = os.path.join(mnt, "iso", "LiveOS", "squashfs.img")
-sq_fuseiso = os.path.join(fiso, "LiveOS", "squashfs.img")
-bs_sq = (hot(sq_direct), cold(sq_direct))
-fi_sq = (hot(sq_fuseiso), cold(sq_fuseiso))
-rows.append(("iso/LiveOS/squashfs.img via bootshelf-fs",) + bs_sq)
-rows.append(("LiveOS/squashfs.img via fuseiso",) + fi_sq)
+def one_round():
+    """Print one round's figures; return its ratios by name."""
+    ratios = {}
+    sq_bs = os.path.join(mnt, "iso", "LiveOS", "squashfs.img")
+    sq_fi = os.path.join(fiso, "LiveOS", "squashfs.img")
+    targets = [("ISO via bootshelf-fs", os.path.join(mnt, "bench.iso")),
+               ("initrd+iso via bootshelf-fs",
+                os.path.join(mnt, "initrd+iso")),
+               ("iso/LiveOS/squashfs.img via bootshelf-fs", sq_bs),
+               ("LiveOS/squashfs.img via fuseiso", sq_fi)]
+    rows, dir_hot, dir_cold = [], [], []
+    for name, p in targets:
+        warm(p)
+        dh, h, rh = paired(p, lambda x, i: seq(x), PAIRS_HOT)
+        seq_cold(iso)                   # see below
+        dc, c, rc = paired(p, lambda x, i: seq_cold(x), PAIRS_COLD)
+        dir_hot.append(dh)
+        dir_cold.append(dc)
+        rows.append((name, h, c, rh, rc))
+        ratios[name + ": hot/dir"] = rh
+        ratios[name + ": cold/dir"] = rc
 
-print("\nsequential reads, 1 MiB requests (MB/s)")
-print("%-42s %9s %9s %8s %8s" % ("", "hot", "cold", "hot/dir", "cold/dir"))
-for name, h, c in rows:
-    print("%-42s %9.0f %9.0f %7.2fx %7.2fx" % (name, h, c, h / direct_hot,
-                                            c / direct_cold))
-print("bootshelf-fs / fuseiso (same file): hot %.2fx, cold %.2fx" %
-      (bs_sq[0] / fi_sq[0], bs_sq[1] / fi_sq[1]))
+    print("\nsequential reads, 1 MiB requests (MB/s; ratios: median of "
+          "back-to-back pairs)")
+    print("%-42s %9s %9s %8s %8s" % ("", "hot", "cold", "hot/dir",
+                                     "cold/dir"))
+    print("%-42s %9.0f %9.0f %7.2fx %7.2fx" % (
+        "ISO direct", median(dir_hot), median(dir_cold), 1, 1))
+    for name, h, c, rh, rc in rows:
+        print("%-42s %9.0f %9.0f %7.2fx %7.2fx" % (name, h, c, rh, rc))
+    fh = rows[2][3] / rows[3][3]
+    fc = rows[2][4] / rows[3][4]
+    print("bootshelf-fs / fuseiso (same file): hot %.2fx, cold %.2fx" %
+          (fh, fc))
+    ratios["squashfs.img bootshelf-fs/fuseiso: hot"] = fh
+    ratios["squashfs.img bootshelf-fs/fuseiso: cold"] = fc
 
-print("\n4 KiB random reads over the ISO (reads/s)")
-targets = [("direct", iso), ("bootshelf-fs", os.path.join(mnt, "bench.iso")),
-           ("fuseiso squashfs.img", sq_fuseiso),
-           ("bootshelf-fs squashfs.img", sq_direct)]
-res = {}
-for name, p in targets:
-    seq(p)                          # warm
-    h = rand4k(p, 50000)
-    drop()
-    c = rand4k(p, 3000, seed=2)
-    res[name] = (h, c)
-    print("%-28s hot %9.0f  cold %8.0f" % (name, h, c))
-print("bootshelf-fs/direct: hot %.2fx cold %.2fx; bootshelf-fs/fuseiso "
-      "(squashfs.img): hot %.2fx cold %.2fx" % (
-          res["bootshelf-fs"][0] / res["direct"][0],
-          res["bootshelf-fs"][1] / res["direct"][1],
-          res["bootshelf-fs squashfs.img"][0] / res["fuseiso squashfs.img"][0],
-          res["bootshelf-fs squashfs.img"][1] / res["fuseiso squashfs.img"][1]))
+    print("\n4 KiB random reads over the ISO (reads/s)")
+    rtargets = [("bootshelf-fs", os.path.join(mnt, "bench.iso")),
+                ("fuseiso squashfs.img", sq_fi),
+                ("bootshelf-fs squashfs.img", sq_bs)]
+    res, dh, dc = {}, [], []
+    for name, p in rtargets:
+        warm(p)
+        a, h, rh = paired(p, lambda x, i: rand4k(x, 10000, seed=i),
+                          CHUNKS)
+        b, c, rc = paired(p, lambda x, i: (drop(), rand4k(x, 3000,
+                                                          seed=100 + i))[1],
+                          PAIRS_COLD)
+        dh.append(a)
+        dc.append(b)
+        res[name] = (h, c, rh, rc)
+    print("%-28s hot %9.0f  cold %8.0f" % ("direct", median(dh), median(dc)))
+    for name, _ in rtargets:
+        print("%-28s hot %9.0f  cold %8.0f" % (name, res[name][0],
+                                               res[name][1]))
+    r = (res["bootshelf-fs"][2], res["bootshelf-fs"][3],
+         res["bootshelf-fs squashfs.img"][2] /
+         res["fuseiso squashfs.img"][2],
+         res["bootshelf-fs squashfs.img"][3] /
+         res["fuseiso squashfs.img"][3])
+    print("bootshelf-fs/direct: hot %.2fx cold %.2fx; bootshelf-fs/fuseiso "
+          "(squashfs.img): hot %.2fx cold %.2fx" % r)
+    ratios["4 KiB random bootshelf-fs/direct: hot"] = r[0]
+    ratios["4 KiB random bootshelf-fs/direct: cold"] = r[1]
+    ratios["4 KiB random bootshelf-fs/fuseiso: hot"] = r[2]
+    ratios["4 KiB random bootshelf-fs/fuseiso: cold"] = r[3]
+    return ratios
+
+
+rounds = []
+for i in range(repeat):
+    if repeat > 1:
+        print("\n== round %d of %d (load %s)" % (
+            i + 1, repeat, open("/proc/loadavg").read().split()[0]))
+    rounds.append(one_round())
+if repeat > 1:
+    print("\nratios over %d rounds: median [each round]" % repeat)
+    for k in rounds[0]:
+        v = [r[k] for r in rounds]
+        print("%-50s %6.2fx  [%s]" % (k, median(v),
+                                       " ".join("%.2f" % x for x in v)))
 EOF
