@@ -20,6 +20,24 @@ def aoed_path():
     return os.environ.get("BS_AOED") or binpath("bootshelf-aoed")
 
 
+
+def start_aoed_in(ns, args, log, binary, procs):
+    """bootshelf-aoed -f ARGS in namespace @ns, logging to @log and
+    recorded in @procs for cleanup; returns the Popen once it says it is
+    serving."""
+    cmd = ["ip", "netns", "exec", ns, binary or aoed_path(),
+           "-f"] + [str(a) for a in args]
+    f = open(log, "ab")
+    p = subprocess.Popen(cmd, stdout=f, stderr=f, stdin=subprocess.DEVNULL)
+    f.close()
+    procs.append(p)
+
+    def ready():
+        with open(log, "rb") as g:
+            return b"serving" in g.read()
+    wait_until(ready, timeout=15, proc=p, what="bootshelf-aoed start")
+    return p
+
 class Net:
     """Two namespaces joined by a veth pair: t (target) and i (initiator)."""
 
@@ -56,18 +74,8 @@ class Net:
     def start_aoed(self, args, log, binary=None):
         """Start the daemon in the target namespace, logging to @log;
         returns the Popen once it says it is serving."""
-        cmd = ["ip", "netns", "exec", self.tns, binary or aoed_path(),
-               "-f", "-i", self.tif] + [str(a) for a in args]
-        f = open(log, "ab")
-        p = subprocess.Popen(cmd, stdout=f, stderr=f)
-        f.close()
-        self.procs.append(p)
-
-        def ready():
-            with open(log, "rb") as g:
-                return b"serving" in g.read()
-        wait_until(ready, timeout=15, proc=p, what="bootshelf-aoed start")
-        return p
+        return start_aoed_in(self.tns, ["-i", self.tif] + list(args), log,
+                             binary, self.procs)
 
     def start(self, cmd, log):
         """Start any program (vblade) in the target namespace."""
@@ -177,19 +185,7 @@ class TapNet:
     def start_aoed(self, args, log, binary=None):
         """bootshelf-aoed in the namespace, logging to @log; returns the
         Popen once it says it is serving."""
-        cmd = ["ip", "netns", "exec", self.name, binary or aoed_path(),
-               "-f"] + [str(a) for a in args]
-        f = open(log, "ab")
-        p = subprocess.Popen(cmd, stdout=f, stderr=f,
-                             stdin=subprocess.DEVNULL)
-        f.close()
-        self.procs.append(p)
-
-        def ready():
-            with open(log, "rb") as g:
-                return b"serving" in g.read()
-        wait_until(ready, timeout=15, proc=p, what="bootshelf-aoed start")
-        return p
+        return start_aoed_in(self.name, args, log, binary, self.procs)
 
     def close(self):
         for p in self.procs:
