@@ -6,8 +6,12 @@
  * whose directory points back at an ancestor makes it recurse until the
  * stack runs out.  This walk visits each directory extent at most once
  * (a second visit is a loop), limits depth and count, and checks every
- * directory extent lies inside the image.  It reads only directory
- * blocks; file data is never touched.
+ * directory extent lies inside the image.  It reads a directory the way
+ * libisofs does: as long as its own "." record says (when that is more
+ * than its parent's record says) and with only the first two records
+ * skipped.  It reads only directory blocks; file data is never touched.
+ * Left out: Rock Ridge relocation (CL entries), which legitimately
+ * reaches a directory twice.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -71,9 +75,27 @@ struct walk {
 	uint8_t blk[BLK];
 };
 
+/* The directory's size as libisofs will take it: from its own "."
+ * record (the first one of its first block), which may disagree with
+ * the parent's record; the larger of the two is walked. */
+static int dir_size(struct walk *w, uint32_t lba, uint32_t len,
+		    uint32_t *size)
+{
+	ssize_t n = bs_source_pread(w->src, w->blk, BLK, (uint64_t)lba * BLK);
+
+	if (n != BLK)
+		return bs_error_set(w->err, -EIO, "cannot read directory "
+				    "block %u", lba);
+	*size = len;
+	if (w->blk[0] >= 34 && le32(w->blk + 10) > len)
+		*size = le32(w->blk + 10);
+	return 0;
+}
+
 static int walk(struct walk *w, uint32_t lba, uint32_t len, int depth)
 {
-	int rc;
+	uint32_t size = len;
+	int rc, pos = 0;
 
 	if (depth > BS_ISO_MAX_DEPTH)
 		return bs_error_set(w->err, -EINVAL, "directories nested "
@@ -82,6 +104,12 @@ static int walk(struct walk *w, uint32_t lba, uint32_t len, int depth)
 		return bs_error_set(w->err, -EINVAL, "directory extent at "
 				    "block %u lies beyond the end of the "
 				    "image: truncated or malformed ISO", lba);
+	if ((rc = dir_size(w, lba, len, &size)) < 0)
+		return rc;
+	if ((uint64_t)lba * BLK + size > w->size)
+		return bs_error_set(w->err, -EINVAL, "directory at block %u "
+				    "says it is %u bytes long, past the end "
+				    "of the image: malformed ISO", lba, size);
 	if ((rc = seen_add(&w->seen, lba)) != 0)
 		return rc < 0 ? bs_error_set(w->err, rc, "out of memory") :
 			bs_error_set(w->err, -EINVAL, "directory loop: the "
@@ -90,7 +118,7 @@ static int walk(struct walk *w, uint32_t lba, uint32_t len, int depth)
 	if (++w->ndirs > MAX_DIRS)
 		return bs_error_set(w->err, -EINVAL, "more than %u "
 				    "directories", MAX_DIRS);
-	for (uint32_t b = 0; b < (len + BLK - 1) / BLK; b++) {
+	for (uint32_t b = 0; b < (size + BLK - 1) / BLK; b++) {
 		ssize_t n = bs_source_pread(w->src, w->blk, BLK,
 					    ((uint64_t)lba + b) * BLK);
 		if (n != BLK)
@@ -109,10 +137,11 @@ static int walk(struct walk *w, uint32_t lba, uint32_t len, int depth)
 					"malformed directory record in block "
 					"%u", lba + b);
 			off += rl;
-			if (!(r[25] & 2))
+			/* libisofs skips "." and ".." by position, not by
+			 * name: a ".." further on is followed like any
+			 * child (and caught here as a loop) */
+			if (pos++ < 2 || !(r[25] & 2))
 				continue;
-			if (r[32] == 1 && (r[33] == 0 || r[33] == 1))
-				continue;	/* "." and ".." */
 			if ((rc = walk(w, le32(r + 2), le32(r + 10),
 				       depth + 1)) < 0)
 				return rc;
