@@ -5,7 +5,6 @@ while the object is replaced and the tree reloaded reads the old bytes
 or EIO, never a mix, while new opens see the new version."""
 import errno
 import os
-import re
 import shutil
 import threading
 import time
@@ -90,15 +89,8 @@ def test_replaced_object_reload(setup):
     old_iso = read(ref["iso"])
     f = open(os.path.join(boot, "x.iso"), "rb", buffering=0)
     got = [f.read(65536)]
-    os.makedirs(os.path.join(d, "new"))
-    new = fsutil.make_iso(os.path.join(d, "new"), "x", 32,
-                          kernel=3 * MiB + 5, initrd=MiB + 3,
-                          squash=6 * MiB)
-    fsutil.install_iso(new)
-    tmp = os.path.join(ng.www, "x.iso.new")
-    shutil.copy(new["iso"], tmp)
-    os.utime(tmp, (time.time() + 5, time.time() + 5))
-    os.rename(tmp, os.path.join(ng.www, "x.iso"))
+    new = replace_on_server(d, ng, 32, kernel=3 * MiB + 5,
+                            squash=6 * MiB)
     fs.hup()
     new_kernel = new["files"][KERNEL]
 
@@ -128,6 +120,21 @@ def test_replaced_object_reload(setup):
     assert data == old_iso[:len(data)], "reader saw a mix of versions"
     assert eio or data == old_iso
     assert read(os.path.join(boot, "x.iso")) == read(new["iso"])
+
+
+def replace_on_server(d, ng, seed, kernel, squash):
+    """A new version of x.iso (made under d/new, with a later mtime so
+    its identity changes) renamed over the one nginx serves; returns
+    make_iso's description of it."""
+    os.makedirs(os.path.join(d, "new"))
+    new = fsutil.make_iso(os.path.join(d, "new"), "x", seed,
+                          kernel=kernel, initrd=MiB + 3, squash=squash)
+    fsutil.install_iso(new)
+    tmp = os.path.join(ng.www, "x.iso.new")
+    shutil.copy(new["iso"], tmp)
+    os.utime(tmp, (time.time() + 5, time.time() + 5))
+    os.rename(tmp, os.path.join(ng.www, "x.iso"))
+    return new
 
 
 def generation(fs):
@@ -167,15 +174,8 @@ def test_refresh_interval(tmp_path):
         reload(fs)
         reload(fs)
         assert heads() == 1, "a reload inside the refresh interval asked"
-        os.makedirs(os.path.join(d, "new"))
-        new = fsutil.make_iso(os.path.join(d, "new"), "x", 42,
-                              kernel=MiB + 5, initrd=MiB + 3,
-                              squash=6 * MiB)
-        fsutil.install_iso(new)
-        tmp = os.path.join(ng.www, "x.iso.new")
-        shutil.copy(new["iso"], tmp)
-        os.utime(tmp, (time.time() + 5, time.time() + 5))
-        os.rename(tmp, os.path.join(ng.www, "x.iso"))
+        new = replace_on_server(d, ng, 42, kernel=MiB + 5,
+                                squash=6 * MiB)
         reload(fs)
         assert heads() == 1
         # an uncached range of the old version: EIO, and the source is
@@ -213,28 +213,18 @@ def test_refresh_polls_the_server(tmp_path):
     fs = FsMount(cat, m)
     try:
         boot = os.path.join(m, "boot", "x")
-        st = os.path.join(m, ".bootshelf", "status")
-        gen = lambda: int(re.search(r"^generation: (\d+)$",
-                                    read(st).decode(), re.M).group(1))
         heads = lambda: [e[0] for e in ng.log()].count("HEAD")
         assert read(os.path.join(boot, "linux")) == ref["files"][KERNEL]
-        g0, h0 = gen(), heads()
+        g0, h0 = generation(fs), heads()
         wait_for(lambda: heads() >= h0 + 2, 15,
                  "two HEAD requests on a 1 s refresh interval")
-        assert gen() == g0, "an unchanged object reloaded the tree"
-        os.makedirs(os.path.join(d, "new"))
-        new = fsutil.make_iso(os.path.join(d, "new"), "x", 44,
-                              kernel=MiB + 5, initrd=MiB + 3,
-                              squash=2 * MiB)
-        fsutil.install_iso(new)
-        tmp = os.path.join(ng.www, "x.iso.new")
-        shutil.copy(new["iso"], tmp)
-        os.utime(tmp, (time.time() + 5, time.time() + 5))
-        os.rename(tmp, os.path.join(ng.www, "x.iso"))
+        assert generation(fs) == g0, "an unchanged object reloaded the tree"
+        new = replace_on_server(d, ng, 44, kernel=MiB + 5,
+                                squash=2 * MiB)
         wait_for(lambda: read(os.path.join(boot, "linux")) ==
                  new["files"][KERNEL], 15,
                  "the new version served without a SIGHUP")
-        assert gen() > g0
+        assert generation(fs) > g0
     finally:
         bad = fs.bad_log_lines()
         assert fs.close() == 0
