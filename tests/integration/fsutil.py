@@ -125,6 +125,22 @@ ALLOWED = ("is hidden by the catalog tree", "reload failed",
            "rewritten in place", "error: ", "warning: ")
 
 
+
+def daemon_fd_count(pid):
+    """Descriptors a bootshelf-fs process manages.  libfuse's worker
+    threads (their /dev/fuse clones and splice pipes) come and go with
+    the load and are not counted."""
+    n = 0
+    d = "/proc/%d/fd" % pid
+    for f in os.listdir(d):
+        try:
+            target = os.readlink(os.path.join(d, f))
+        except FileNotFoundError:
+            continue
+        if not target.startswith("pipe:") and target != "/dev/fuse":
+            n += 1
+    return n
+
 class FsMount:
     """bootshelf-fs CATALOG MNT in the foreground, stopped by PID."""
 
@@ -167,19 +183,7 @@ class FsMount:
         return bad
 
     def fd_count(self):
-        """Descriptors the daemon manages.  libfuse's worker threads
-        (their /dev/fuse clones and splice pipes) come and go with the
-        load and are not counted."""
-        n = 0
-        d = "/proc/%d/fd" % self.proc.pid
-        for f in os.listdir(d):
-            try:
-                target = os.readlink(os.path.join(d, f))
-            except FileNotFoundError:
-                continue
-            if not target.startswith("pipe:") and target != "/dev/fuse":
-                n += 1
-        return n
+        return daemon_fd_count(self.proc.pid)
 
     def hup(self):
         self.proc.send_signal(1)

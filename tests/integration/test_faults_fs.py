@@ -26,7 +26,8 @@ import time
 import pytest
 
 from conftest import ASAN_ENV, asan_binpath, binpath, stop, wait_until
-from fsutil import make_iso, install_iso, pad4, parse_newc, read
+from fsutil import (daemon_fd_count, make_iso, install_iso, pad4, parse_newc,
+                    read)
 
 NOBODY = 65534
 # log lines at warning level or above that these tests provoke
@@ -109,18 +110,7 @@ class Bsfs:
                 and not any(a in ln for a in ALLOWED)]
 
     def fd_count(self):
-        """Descriptors the daemon manages (libfuse's per-thread
-        /dev/fuse clones and splice pipes are not counted)."""
-        n = 0
-        d = "/proc/%d/fd" % self.proc.pid
-        for f in os.listdir(d):
-            try:
-                t = os.readlink(os.path.join(d, f))
-            except FileNotFoundError:
-                continue
-            if not t.startswith("pipe:") and t != "/dev/fuse":
-                n += 1
-        return n
+        return daemon_fd_count(self.proc.pid)
 
     def status(self):
         return read(os.path.join(self.mnt, ".bootshelf", "status")).decode()
