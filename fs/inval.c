@@ -7,7 +7,8 @@
  * by side: a name whose inode number changed or vanished, and a name that
  * is new (it may sit in the kernel as a cached negative entry), is
  * invalidated in its parent; a directory whose listing changed gets its
- * attributes dropped.  Unchanged files keep their inode numbers, so their
+ * attributes dropped.  Directories whose khash is unchanged are skipped
+ * whole: a reload that touched one host does not walk 10,000.  Unchanged files keep their inode numbers, so their
  * cached pages stay valid and are not touched.
  *
  * Runs on the reload thread, never on a request thread: the kernel may
@@ -41,6 +42,9 @@ static size_t diff_dir(struct fuse_session *se, const struct bs_vtree *old,
 {
 	size_t n = 0;
 	int changed = od->nkids != nd->nkids;
+
+	if (od->khash == nd->khash && !changed)
+		return 0;	/* nothing below changed */
 
 	for (size_t i = 0; i < od->nkids; i++) {
 		const struct bs_vnode *ok = od->kids[i];

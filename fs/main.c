@@ -231,6 +231,7 @@ int main(int argc, char **argv)
 
 	if (bsfs_priv_enter(&priv) < 0)
 		return 1;
+	bs_shelf_keep_memory();
 	rc = bs_shelf_open(catpath, &bsfs.shelf, &diags);
 	for (size_t i = 0; i < diags.n; i++) {
 		char line[BS_ERRMSG_MAX + PATH_MAX];

@@ -615,6 +615,8 @@ static void do_host(struct build *b, const struct bs_ini_sect *sec,
 		    "%s:%d)", ms, h->file, h->line);
 		return;
 	}
+	/* hosts and their boot lines grow together, doubling: catalogs
+	 * have thousands */
 	if (cat->nhosts == b->boot_cap) {
 		size_t ncap = b->boot_cap ? b->boot_cap * 2 : 8;
 		int *bl = realloc(b->boot_line, ncap * sizeof(*bl));
@@ -623,15 +625,15 @@ static void do_host(struct build *b, const struct bs_ini_sect *sec,
 			return;
 		}
 		b->boot_line = bl;
+		nv = realloc(cat->hosts, ncap * sizeof(*nv));
+		if (!nv) {
+			b->oom = 1;
+			return;
+		}
+		cat->hosts = nv;
 		b->boot_cap = ncap;
 	}
-	nv = realloc(cat->hosts, (cat->nhosts + 1) * sizeof(*nv));
-	if (!nv) {
-		b->oom = 1;
-		return;
-	}
-	cat->hosts = nv;
-	h = &nv[cat->nhosts];
+	h = &cat->hosts[cat->nhosts];
 	memset(h, 0, sizeof(*h));
 	memcpy(h->mac, mac, 6);
 	h->file = bdup(b, b->file);

@@ -170,6 +170,28 @@ int bs_blob_finish(struct bs_blob_builder *b, struct bs_blob **out)
 	return 0;
 }
 
+struct bs_blob *bs_blob_new_bytes(size_t len, uint8_t **bytes)
+{
+	struct bs_blob *blob;
+	struct bs_seg *s;
+
+	*bytes = NULL;
+	if (len == 0 || len > SIZE_MAX - sizeof(*blob) - sizeof(*s) ||
+	    !(blob = malloc(sizeof(*blob) + sizeof(*s) + len)))
+		return NULL;
+	s = (struct bs_seg *)(blob + 1);
+	memset(blob, 0, sizeof(*blob) + sizeof(*s));
+	blob->refs = 1;
+	blob->size = len;
+	blob->nseg = 1;
+	blob->seg = s;
+	blob->one_block = 1;
+	s->kind = BS_SEG_BYTES;
+	s->len = len;
+	s->bytes = *bytes = (uint8_t *)(s + 1);
+	return blob;
+}
+
 struct bs_blob *bs_blob_ref(struct bs_blob *b)
 {
 	if (b)
@@ -181,7 +203,8 @@ void bs_blob_unref(struct bs_blob *b)
 {
 	if (!b || !bs_ref_put(&b->refs))
 		return;
-	release_segs(b->seg, b->nseg);
+	if (!b->one_block)
+		release_segs(b->seg, b->nseg);
 	free(b);
 }
 

@@ -4,6 +4,7 @@
  * without it; a reload builds the new tree without the lock held.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,6 +62,15 @@ int bs_shelf_open(const char *path, struct bs_shelf **out,
 	s->stats.last_reload_ms = now_ms() - t0;
 	*out = s;
 	return 0;
+}
+
+void bs_shelf_keep_memory(void)
+{
+	/* Fixed thresholds also stop glibc's own adjustment, which
+	 * otherwise takes several reloads to settle. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_ARENA_MAX, 1);
 }
 
 void bs_shelf_close(struct bs_shelf *s)

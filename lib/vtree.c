@@ -277,24 +277,28 @@ struct bs_vnode *bs_vt_file(struct bs_vtree *t, struct bs_vnode *dir,
 struct bs_vnode *bs_vt_text(struct bs_vtree *t, struct bs_vnode *dir,
 			    const char *name, struct bs_text *text)
 {
-	struct bs_blob_builder b = { 0 };
-	struct bs_blob *blob;
+	struct bs_blob *blob = NULL;
+	size_t len = text->len;
+	uint8_t *p;
 
 	if (text->failed) {
 		bs_text_free(text);
 		return NULL;
 	}
-	/* the blob takes the text's buffer: no copy */
-	if (text->cap > text->len + 64) {
-		char *fit = realloc(text->buf, text->len ? text->len : 1);
-		if (fit)
-			text->buf = fit;
+	if (len) {
+		blob = bs_blob_new_bytes(len, &p);
+		if (blob)
+			memcpy(p, text->buf, len);
 	}
-	bs_blob_take_bytes(&b, text->buf, text->len);
-	text->buf = NULL;
-	text->len = text->cap = 0;
-	if (bs_blob_finish(&b, &blob) < 0)
+	bs_text_free(text);
+	if (!blob && len)
 		return NULL;
+	if (!blob) {
+		struct bs_blob_builder b = { 0 };	/* empty file */
+
+		if (bs_blob_finish(&b, &blob) < 0)
+			return NULL;
+	}
 	return bs_vt_file(t, dir, name, blob);
 }
 
@@ -405,6 +409,25 @@ static int finish(struct bs_vtree *t)
 		t->hash[n->ino & t->hmask] = n;
 	}
 	free(ph);
+	/* kids come after their parent in a->nodes: backwards, every
+	 * directory's kids are done before it */
+	for (size_t i = a->n; i-- > 0;) {
+		struct bs_vnode *n = a->nodes[i];
+		uint64_t h = mix(0x452821e638d01377ULL, n->nkids);
+
+		if (!S_ISDIR(n->mode))
+			continue;
+		for (size_t k = 0; k < n->nkids; k++) {
+			const struct bs_vnode *c = n->kids[k];
+
+			h = mix(h, c->ino);
+			if (S_ISDIR(c->mode))
+				h = mix(h, c->khash);
+			else if (c->target)
+				h = hash_fast(h, c->target, strlen(c->target));
+		}
+		n->khash = h;
+	}
 	return 0;
 }
 

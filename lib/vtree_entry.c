@@ -415,33 +415,34 @@ static void tmpl_make(struct host_tmpl *tp, int loader,
 	bs_text_free(&o);
 }
 
-/* Host @h's config for @loader into @o (freed by the caller): from the
- * entry's template when the host sets no append or label. */
-static void host_config(struct menus *m, int loader, const struct bs_vtree *t,
-			const struct bs_cat_host *h,
-			const struct bs_entry_state *st, struct bs_text *o)
+/* Host @h's config file for @loader, named @name in @dir: copied from
+ * the entry's template (one allocation) when the host sets no append or
+ * label.  NULL on ENOMEM or a name clash. */
+static struct bs_vnode *host_file(struct menus *m, int loader,
+				  struct bs_vtree *t, struct bs_vnode *dir,
+				  const char *name, const struct bs_cat_host *h,
+				  const struct bs_entry_state *st)
 {
 	struct host_tmpl *tp = NULL;
+	struct bs_text o;
+	struct bs_blob *b;
+	uint8_t *p;
 	char mac[18];
 
 	if (m->tmpl && !h->append && !h->label)
 		tp = &m->tmpl[(size_t)(st - t->states) * L_N + loader];
 	if (tp && tp->text) {
-		memset(o, 0, sizeof(*o));
-		if (!(o->buf = malloc(tp->len + 1))) {
-			o->failed = 1;
-			return;
-		}
-		memcpy(o->buf, tp->text, tp->len + 1);
-		o->len = tp->len;
-		o->cap = tp->len + 1;
+		if (!(b = bs_blob_new_bytes(tp->len, &p)))
+			return NULL;
+		memcpy(p, tp->text, tp->len);
 		mac_text(loader, h->mac, mac);
-		memcpy(o->buf + tp->mac_at, mac, 17);
-		return;
+		memcpy(p + tp->mac_at, mac, 17);
+		return bs_vt_file(t, dir, name, b);
 	}
-	gen_host(loader, t, h, st, o);
+	gen_host(loader, t, h, st, &o);
 	if (tp && !tp->tried)
-		tmpl_make(tp, loader, t, h, st, o);
+		tmpl_make(tp, loader, t, h, st, &o);
+	return gen(t, dir, name, &o);
 }
 
 /*
@@ -481,20 +482,19 @@ static int add_host(struct bs_vtree *t, struct menus *m,
 	if (st && st->ok) {
 		memcpy(name, "01-", 3);
 		memcpy(name + 3, mac, 18);
-		host_config(m, L_PXE, t, h, st, &txt);
-		if (!(pxe = gen(t, m->pxe, name, &txt)))
+		if (!(pxe = host_file(m, L_PXE, t, m->pxe, name, h, st)))
 			return -ENOMEM;
 		if (h->ip && add_hexip(t, m, h->ip, pxe) < 0)
 			return -ENOMEM;
 		memcpy(name, "grub.cfg-01-", 12);
 		memcpy(name + 12, mac, 18);
-		host_config(m, L_GRUB, t, h, st, &txt);
-		if (!(grub = gen(t, m->grub, name, &txt)))
+		if (!(grub = host_file(m, L_GRUB, t, m->grub, name, h,
+				       st)))
 			return -ENOMEM;
 		memcpy(name, mac, 17);
 		memcpy(name + 17, ".ipxe", 6);
-		host_config(m, L_IPXE, t, h, st, &txt);
-		if (!(ipxe = gen(t, m->ipxe, name, &txt)))
+		if (!(ipxe = host_file(m, L_IPXE, t, m->ipxe, name, h,
+				       st)))
 			return -ENOMEM;
 		if (st->entry->kind == BS_ENTRY_IMAGE) {
 			memset(&txt, 0, sizeof(txt));

@@ -239,22 +239,34 @@ try:
             return dict(l.split(": ", 1)
                         for l in open(st).read().splitlines()
                         if ": " in l and not l.startswith("["))
+        # Each reload is a real edit: one host moves to another ISO
+        # (the catalog replaced by rename, as `bootshelf host` does);
+        # bootshelf-fs sees it through inotify.
+        base = open(cat4).read()
         reloads = []
-        for _ in range(5):
+        for k in range(8):
             g = int(status()["generation"])
-            fs.send_signal(1)
+            with open(cat4 + ".new", "w") as f:
+                f.write(base.replace("boot = i0007\n",
+                                     "boot = i%04d\n" % (500 + k), 1))
+            os.rename(cat4 + ".new", cat4)
+            t0 = time.monotonic()
             while int(status()["generation"]) == g:
+                assert time.monotonic() - t0 < 30
                 time.sleep(0.005)
             reloads.append(int(status()["last_reload_ms"]))
         s4 = status()
         fs_rss = [l for l in open("/proc/%d/status" % fs.pid)
                   if l.startswith("VmRSS")][0].split()[1]
         umount(fs, mnt)
-        print("4. reload of 10,000 hosts + 1,000 ISOs (bootshelf-fs "
-              "SIGHUP): %s ms (best %d ms, median %d ms); RSS %d MiB; "
+        rest = sorted(reloads[1:])
+        print("4. reload of 10,000 hosts + 1,000 ISOs (bootshelf-fs, one "
+              "host edited each time): %s ms (first after start %d ms; "
+              "the next %d: best %d ms, median %d ms); RSS %d MiB; "
               "status: tree %d KiB, ISO indexes %d KiB, %s bytes per "
               "host, %s per ISO" %
-              (reloads, min(reloads), sorted(reloads)[len(reloads) // 2],
+              (reloads, reloads[0], len(rest), rest[0],
+               rest[len(rest) // 2],
                int(fs_rss) // 1024,
                int(s4["memory_tree_bytes"]) // 1024,
                int(s4["memory_index_bytes"]) // 1024,

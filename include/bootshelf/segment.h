@@ -36,6 +36,8 @@ struct bs_blob {
 	uint64_t ihash;		/* hash of the content's identity for
 				   inode numbers; 0 until a tree that
 				   holds the blob is finished */
+	int one_block;		/* segment and bytes share the blob's
+				   allocation (bs_blob_new_bytes) */
 };
 
 /* A piece of a read request, for zero-copy senders (FUSE splice). */
@@ -72,6 +74,13 @@ void bs_blob_add_blob(struct bs_blob_builder *b, const struct bs_blob *other);
  * @ret 0 or -ENOMEM (builder's references released)
  */
 int bs_blob_finish(struct bs_blob_builder *b, struct bs_blob **out);
+/**
+ * A blob of @len inline bytes (len > 0) in one allocation, for the
+ * thousands of small generated files of a catalog: *@bytes gets where
+ * the caller writes them, before the blob is shared.
+ * @ret the blob with one reference, or NULL (ENOMEM)
+ */
+struct bs_blob *bs_blob_new_bytes(size_t len, uint8_t **bytes);
 void bs_blob_builder_release(struct bs_blob_builder *b);
 
 struct bs_blob *bs_blob_ref(struct bs_blob *b);

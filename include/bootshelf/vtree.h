@@ -51,6 +51,11 @@ struct bs_vnode {
 					   bs_shelf_status(); blob NULL,
 					   size 0 */
 	struct bs_vnode *hnext;		/* ino hash chain (internal) */
+	uint64_t khash;			/* directories: identity of all
+					   below (names, inode numbers,
+					   link targets); equal in two
+					   snapshots means nothing there
+					   changed */
 };
 
 /* What happened to one catalog entry in this snapshot. */
@@ -176,6 +181,13 @@ struct bs_shelf {
 int bs_shelf_open(const char *catalog_path, struct bs_shelf **out,
 		  struct bs_diags *diags);
 void bs_shelf_close(struct bs_shelf *s);
+/*
+ * For daemons that reload: keep the memory a replaced snapshot frees for
+ * the next one, instead of giving it back to the kernel and faulting it
+ * in again (some 10,000 page faults, about half the time of a reload of
+ * 10,000 hosts).  Process-wide (mallopt); call once at start.
+ */
+void bs_shelf_keep_memory(void);
 /**
  * Reload: build a new snapshot and swap it in.  An invalid catalog keeps
  * the current snapshot and records the errors for the status file.
