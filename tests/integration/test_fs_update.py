@@ -212,3 +212,38 @@ def test_dropin_and_late_iso(setup):
     os.unlink(late_path)
     wait_for(lambda: not os.path.exists(os.path.join(boot, "late")), 5,
              "late ISO removed")
+
+
+def test_unchanged_files_keep_inodes(setup):
+    """A reload that changes one host leaves every other file (and its
+    cached pages) alone: same inode numbers, generated configs
+    included."""
+    d, ref, cat, fs = setup
+    hosts = [("52:54:00:00:00:%02x" % i, "fed") for i in range(4)]
+    write_catalog(cat, [("fed", ref["iso"])], hosts)
+    pxe = os.path.join(fs.mnt, "pxelinux.cfg")
+    wait_for(lambda: os.path.exists(os.path.join(pxe, "01-52-54-00-00-00-03")),
+             5, "host configs")
+
+    def inodes():
+        out = {}
+        for top in ("pxelinux.cfg", "grub", "ipxe", "boot/fed"):
+            for e in os.scandir(os.path.join(fs.mnt, top)):
+                out[top + "/" + e.name] = e.inode()
+        return out
+
+    before = inodes()
+    fs.hup()                                   # nothing changed
+    write_catalog(cat, [("fed", ref["iso"]), ("two", ref["iso"])],
+                  hosts[:3] + [(hosts[3][0], "two")])
+    wait_for(lambda: os.path.exists(os.path.join(fs.mnt, "boot", "two")), 5,
+             "boot/two")
+    after = inodes()
+    changed = sorted(k for k in before if after.get(k) != before[k])
+    # only the moved host's configs (and menus that list the new entry)
+    assert changed and all("52-54-00-00-00-03" in k or k in (
+        "pxelinux.cfg/default", "grub/grub.cfg", "ipxe/boot.ipxe")
+        for k in changed), changed
+    for k in ("pxelinux.cfg/01-52-54-00-00-00-00", "boot/fed/linux",
+              "boot/fed/initrd+iso"):
+        assert after[k] == before[k], k
