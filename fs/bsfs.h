@@ -65,6 +65,9 @@ extern const struct fuse_lowlevel_ops bsfs_ops;
  * drops the one kept. */
 void bsfs_ops_retire(struct bs_vtree *old);
 
+/* Warn (once per file version) and reload when local source @s changed
+ * under its descriptor: rewritten in place instead of replaced. */
+void bsfs_check_source(const struct bs_source *s);
 /* Largest READ the kernel sends (bytes), set at FUSE init; 0 before. */
 extern size_t bsfs_read_max;
 
@@ -143,6 +146,32 @@ void bsfs_watch_kick(void);
  */
 size_t bsfs_inval_diff(struct fuse_session *se, const struct bs_vtree *old,
 		       const struct bs_vtree *cur);
+
+/* ---- passthrough.c ---------------------------------------------------- */
+/**
+ * Route the session's device I/O through passthrough.c (right after
+ * fuse_session_mount, before INIT is answered).
+ * @v want  ask the kernel for passthrough (root keeping CAP_SYS_ADMIN)
+ * @ret 0 or -errno (the session then works without passthrough)
+ */
+int bsfs_pt_setup(struct fuse_session *se, int want);
+/* 1 once the kernel agreed and no registration has been refused. */
+int bsfs_pt_enabled(void);
+/**
+ * Backing id for tree inode @ino, whose bytes are all of the local file
+ * @src (registered on first use, then shared; a reference to @src is
+ * kept with it).
+ * @ret id > 0, or -errno (-EPERM also turns passthrough off)
+ */
+int bsfs_pt_open(uint64_t ino, struct bs_source *src);
+/* A file of @ino that bsfs_pt_open() served was released. */
+void bsfs_pt_release(uint64_t ino);
+/* After a reload: drop the ids of inodes in neither snapshot; warn about
+ * open files whose ISO was rewritten in place (the kernel reads them, so
+ * no READ check sees it). */
+void bsfs_pt_sweep(const struct bs_vtree *cur, const struct bs_vtree *prev);
+/* Answer OPEN with passthrough to backing @id.  @ret as fuse_reply_*. */
+int bsfs_pt_reply_open(fuse_req_t req, uint64_t fh, int id);
 
 /* ---- mount.c ---------------------------------------------------------- */
 

@@ -57,6 +57,9 @@ static void usage(FILE *f)
 "      --gid GROUP    group of the tree's files (default root)\n"
 "      --user USER    started as root: run as USER once mounted\n"
 "                     (USER must be able to read the catalog and ISOs)\n"
+"      --no-passthrough  serve whole ISO files through the daemon too\n"
+"                     (default, as root without --user: the kernel reads\n"
+"                     them straight from the file, FUSE passthrough)\n"
 "  -h, --help         this text\n"
 "  -V, --version      print the version\n"
 "\n"
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
 		{ "uid", required_argument, NULL, 'u' },
 		{ "gid", required_argument, NULL, 'g' },
 		{ "user", required_argument, NULL, 'U' },
+		{ "no-passthrough", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -136,7 +140,7 @@ int main(int argc, char **argv)
 	struct stat st;
 	const char *user_opts[32];
 	size_t nuser = 0;
-	int fg = 0, c, rc, exit_code = 1;
+	int fg = 0, passthrough = 1, c, rc, exit_code = 1;
 
 	while ((c = getopt_long(argc, argv, "fdo:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -172,6 +176,9 @@ int main(int argc, char **argv)
 					"must not be root" : "unknown user");
 				return 2;
 			}
+			break;
+		case 'P':
+			passthrough = 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -292,6 +299,8 @@ int main(int argc, char **argv)
 		bs_err("cannot mount on %s", mnt);
 		goto out_signals;
 	}
+	/* passthrough needs CAP_SYS_ADMIN for as long as files open */
+	bsfs_pt_setup(bsfs.se, passthrough && geteuid() == 0 && !priv.set);
 	if (priv.set) {
 		bsfs_mnt_init_now(bsfs.se, mnt);
 		if (bsfs_priv_drop(&priv) < 0)

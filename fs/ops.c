@@ -36,6 +36,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -75,6 +76,7 @@ struct fh {
 	char *text;			/* FH_STATUS: owned */
 	size_t len;
 	int fd;				/* FH_UNDERLAY: owned */
+	uint64_t pt_ino;		/* opened with passthrough, or 0 */
 	struct dent *ents;		/* FH_DIR: owned */
 	size_t nents, cap;
 };
@@ -178,7 +180,7 @@ static pthread_mutex_t prev_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void bsfs_ops_retire(struct bs_vtree *old)
 {
-	struct bs_vtree *drop;
+	struct bs_vtree *drop, *cur;
 
 	pthread_mutex_lock(&prev_lock);
 	drop = prev_tree;
@@ -186,6 +188,68 @@ void bsfs_ops_retire(struct bs_vtree *old)
 	pthread_mutex_unlock(&prev_lock);
 	if (drop)
 		bs_vtree_unref(drop);
+	if (old && bsfs_pt_enabled()) {
+		cur = bs_shelf_get(bsfs.shelf);
+		bsfs_pt_sweep(cur, old);
+		bs_vtree_unref(cur);
+	}
+}
+
+/* What the daemon itself did, for .bootshelf/status. */
+static struct {
+	uint64_t reads, read_bytes;	/* READs of files (not status) */
+	uint64_t opens, pt_opens;	/* file opens, of them passthrough */
+} counters;
+
+/* The library's status text with the daemon's own lines after its first
+ * block.  @ret malloc'ed text or NULL. */
+static char *status_text(void)
+{
+	char *lib = bs_shelf_status(bsfs.shelf), *out, *cut;
+	char mine[256];
+	int n;
+
+	if (!lib)
+		return NULL;
+	n = snprintf(mine, sizeof(mine),
+		     "passthrough: %s\nfile_opens: %llu\n"
+		     "passthrough_opens: %llu\nread_requests: %llu\n"
+		     "read_request_bytes: %llu\n",
+		     bsfs_pt_enabled() ? "on" : "off",
+		     (unsigned long long)__atomic_load_n(&counters.opens,
+							 __ATOMIC_RELAXED),
+		     (unsigned long long)__atomic_load_n(&counters.pt_opens,
+							 __ATOMIC_RELAXED),
+		     (unsigned long long)__atomic_load_n(&counters.reads,
+							 __ATOMIC_RELAXED),
+		     (unsigned long long)__atomic_load_n(&counters.read_bytes,
+							 __ATOMIC_RELAXED));
+	cut = strstr(lib, "\n\n");
+	cut = cut ? cut + 1 : lib + strlen(lib);
+	if (!(out = malloc(strlen(lib) + (size_t)n + 1))) {
+		free(lib);
+		return NULL;
+	}
+	memcpy(out, lib, (size_t)(cut - lib));
+	memcpy(out + (cut - lib), mine, (size_t)n);
+	strcpy(out + (cut - lib) + n, cut);
+	free(lib);
+	return out;
+}
+
+/* The source a file is the whole of (an ISO, a KIWI image), else NULL. */
+static struct bs_source *whole_file(const struct bs_vnode *v)
+{
+	const struct bs_blob *b = v->blob;
+	const struct bs_seg *s;
+
+	if (!b || b->nseg != 1)
+		return NULL;
+	s = &b->seg[0];
+	if (s->kind != BS_SEG_SOURCE || s->off != 0 || s->src->fd < 0 ||
+	    s->src->ops || s->len != s->src->id.size)
+		return NULL;
+	return s->src;
 }
 
 /* Node @ino in the current snapshot, else in the previous one.  On
@@ -486,6 +550,33 @@ static pthread_mutex_t warned_lock = PTHREAD_MUTEX_INITIALIZER;
  * cheaply, warn once, and reload so new opens see the new content.
  * At open (@opening) also hint sequential reading to the sources.
  */
+void bsfs_check_source(const struct bs_source *s)
+{
+	struct bs_source_id now;
+	size_t j;
+	int old = 0;
+
+	if (bs_source_stat_fd(s, &now) < 0 ||
+	    bs_source_id_equal(&now, &s->id))
+		return;
+	pthread_mutex_lock(&warned_lock);
+	for (j = 0; j < nwarned && j < WARNED_MAX; j++)
+		if (bs_source_id_equal(&warned[j], &now))
+			old = 1;
+	if (!old)
+		warned[nwarned++ % WARNED_MAX] = now;
+	pthread_mutex_unlock(&warned_lock);
+	if (!old) {
+		char clean[512];
+		bs_warn("%s was rewritten in place while in use: open "
+			"readers may get mixed bytes; replace ISO files by "
+			"rename (write a new file, then mv it over the old "
+			"one)", bs_log_clean(clean, sizeof(clean), s->path,
+					     strlen(s->path)));
+		bsfs_watch_kick();
+	}
+}
+
 static void check_rewrite(const struct bs_blob *b, int opening)
 {
 	const struct bs_source *seen[4];
@@ -495,9 +586,7 @@ static void check_rewrite(const struct bs_blob *b, int opening)
 		return;
 	for (size_t i = 0; i < b->nseg; i++) {
 		const struct bs_source *s = b->seg[i].src;
-		struct bs_source_id now;
 		size_t j;
-		int old = 0;
 
 		if (b->seg[i].kind != BS_SEG_SOURCE || !s || s->fd < 0)
 			continue;
@@ -512,26 +601,7 @@ static void check_rewrite(const struct bs_blob *b, int opening)
 		 * window on the shared source fd (cheap to repeat) */
 		if (opening)
 			posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-		if (bs_source_stat_fd(s, &now) < 0 ||
-		    bs_source_id_equal(&now, &s->id))
-			continue;
-		pthread_mutex_lock(&warned_lock);
-		for (j = 0; j < nwarned && j < WARNED_MAX; j++)
-			if (bs_source_id_equal(&warned[j], &now))
-				old = 1;
-		if (!old)
-			warned[nwarned++ % WARNED_MAX] = now;
-		pthread_mutex_unlock(&warned_lock);
-		if (!old) {
-			char clean[512];
-			bs_warn("%s was rewritten in place while in use: "
-				"open readers may get mixed bytes; replace "
-				"ISO files by rename (write a new file, then "
-				"mv it over the old one)",
-				bs_log_clean(clean, sizeof(clean), s->path,
-					     strlen(s->path)));
-			bsfs_watch_kick();
-		}
+		bsfs_check_source(s);
 	}
 }
 
@@ -589,7 +659,7 @@ static void bsfs_op_open(fuse_req_t req, fuse_ino_t ino,
 		h->n = v;
 		if (v->dynamic) {
 			/* rendered once per open: a reader sees one state */
-			h->text = bs_shelf_status(bsfs.shelf);
+			h->text = status_text();
 			if (!h->text) {
 				fh_free(h);
 				fuse_reply_err(req, ENOMEM);
@@ -598,7 +668,24 @@ static void bsfs_op_open(fuse_req_t req, fuse_ino_t ino,
 			h->len = strlen(h->text);
 			fi->direct_io = 1;
 		} else {
+			struct bs_source *src = bsfs_pt_enabled() ?
+				whole_file(v) : NULL;
+			int id = src ? bsfs_pt_open(ino, src) : -1;
+
 			check_rewrite(v->blob, 1);
+			__atomic_add_fetch(&counters.opens, 1,
+					   __ATOMIC_RELAXED);
+			if (id > 0) {
+				__atomic_add_fetch(&counters.pt_opens, 1,
+						   __ATOMIC_RELAXED);
+				h->pt_ino = ino;
+				fi->fh = (uint64_t)(uintptr_t)h;
+				if (bsfs_pt_reply_open(req, fi->fh, id) != 0) {
+					bsfs_pt_release(ino);
+					fh_free(h);
+				}
+				return;
+			}
 			h->next_check = bsfs_now_ms() + BSFS_RECHECK_MS;
 			/* same ino means same bytes: cached pages stay good */
 			fi->keep_cache = 1;
@@ -762,6 +849,11 @@ static void bsfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 {
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 
+	if (h->kind != FH_STATUS) {
+		__atomic_add_fetch(&counters.reads, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&counters.read_bytes, size,
+				   __ATOMIC_RELAXED);
+	}
 	switch (h->kind) {
 	case FH_TREE:
 		read_tree(req, h, size, off);
@@ -809,7 +901,11 @@ static void bsfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void bsfs_op_release(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
-	fh_free((struct fh *)(uintptr_t)fi->fh);
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+
+	if (h && h->pt_ino)
+		bsfs_pt_release(h->pt_ino);
+	fh_free(h);
 	fuse_reply_err(req, 0);
 }
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -109,3 +110,17 @@ def bs():
                                   p.stderr.decode(errors="replace")))
         return p
     return run
+
+
+@pytest.fixture
+def wdir():
+    """A world-readable work directory (for daemons that drop to
+    nobody), unmounted and removed after."""
+    d = tempfile.mkdtemp(prefix="bootshelf-test-")
+    os.chmod(d, 0o755)
+    yield d
+    for line in reversed(open("/proc/self/mountinfo").read().splitlines()):
+        mp = line.split()[4].replace("\\040", " ")
+        if mp.startswith(d + "/"):
+            subprocess.run(["umount", "-l", mp], timeout=30)
+    shutil.rmtree(d, ignore_errors=True)

@@ -19,7 +19,6 @@ import random
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -34,19 +33,6 @@ NOBODY = 65534
 ALLOWED = ("reload failed", "catalog.conf", "rewritten in place",
            "error: ", "warning: ", "detached the dead mount",
            "index cache")
-
-
-@pytest.fixture
-def wdir():
-    """A world-readable work directory, unmounted and removed after."""
-    d = tempfile.mkdtemp(prefix="bsfault-")
-    os.chmod(d, 0o755)
-    yield d
-    for line in reversed(open("/proc/self/mountinfo").read().splitlines()):
-        mp = line.split()[4].replace("\\040", " ")
-        if mp.startswith(d + "/"):
-            subprocess.run(["umount", "-l", mp], timeout=30)
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def write_catalog(path, entries, cache="none", inplace=False):
