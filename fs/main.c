@@ -142,6 +142,8 @@ int main(int argc, char **argv)
 	size_t nuser = 0;
 	int fg = 0, passthrough = 1, c, rc, exit_code = 1;
 
+	bs_shelf_reexec_hugepages(argv);
+
 	while ((c = getopt_long(argc, argv, "fdo:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':

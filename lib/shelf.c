@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bootshelf/bootgen.h>
 #include <bootshelf/isoindex.h>
@@ -71,6 +72,16 @@ void bs_shelf_keep_memory(void)
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	mallopt(M_ARENA_MAX, 1);
+}
+
+void bs_shelf_reexec_hugepages(char **argv)
+{
+	if (getenv("GLIBC_TUNABLES"))
+		return;
+	if (setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) < 0)
+		return;
+	execv("/proc/self/exe", argv);
+	unsetenv("GLIBC_TUNABLES");	/* go on as we are */
 }
 
 void bs_shelf_close(struct bs_shelf *s)

@@ -27,6 +27,7 @@
 
 #include <bootshelf/log.h>
 #include <bootshelf/sandbox.h>
+#include <bootshelf/vtree.h>
 
 #include "tftpd.h"
 
@@ -251,6 +252,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (catalog)
+		bs_shelf_reexec_hugepages(argv);
 	bs_log_init("bootshelf-tftpd", fg, verbose > 0);
 	if (catalog)
 		ret = bs_tftpd_tree_new(catalog, &d.be, &d.bectx);

@@ -188,6 +188,15 @@ void bs_shelf_close(struct bs_shelf *s);
  * 10,000 hosts).  Process-wide (mallopt); call once at start.
  */
 void bs_shelf_keep_memory(void);
+/*
+ * For daemons that reload, first thing in main(): run again with glibc's
+ * malloc on transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1,
+ * read only at program start).  A snapshot of 10,000 hosts is some
+ * 10,000 pages; faulting them in one by one made the first reloads take
+ * 3x the later ones.  Does nothing when GLIBC_TUNABLES is set already
+ * (also by the new run) or the exec fails.
+ */
+void bs_shelf_reexec_hugepages(char **argv);
 /**
  * Reload: build a new snapshot and swap it in.  An invalid catalog keeps
  * the current snapshot and records the errors for the status file.
