@@ -16,11 +16,14 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -98,6 +101,32 @@ static unsigned num_arg(const char *flag, const char *s, unsigned long lo,
 		exit(2);
 	}
 	return (unsigned)v;
+}
+
+/*
+ * A datagram socket connected to systemd's NOTIFY_SOCKET, or -1: opened
+ * before the chroot, which hides the socket's path from sd_notify().
+ */
+static int notify_open(void)
+{
+	const char *p = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = p ? strlen(p) : 0;
+	int fd;
+
+	if (n == 0 || n >= sizeof(sa.sun_path) || (*p != '/' && *p != '@'))
+		return -1;
+	memcpy(sa.sun_path, p, n);
+	if (*p == '@')
+		sa.sun_path[0] = '\0';		/* abstract */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa,
+			       (socklen_t)(offsetof(struct sockaddr_un,
+						    sun_path) + n)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 /* chroot (directory mode) and switch to the user; fatal on failure.
@@ -197,7 +226,7 @@ int main(int argc, char **argv)
 	const char *dir = NULL, *catalog = NULL, *addr = "0.0.0.0:69";
 	const char *user = NULL;
 	int fg = 0, verbose = 0, c, sfd, nsd, ret, running = 1;
-	int use_sandbox = 1, chrooted;
+	int use_sandbox = 1, chrooted, nfd;
 	unsigned dirflags = 0;
 	sigset_t mask;
 	struct epoll_event ev;
@@ -333,6 +362,7 @@ int main(int argc, char **argv)
 
 	/* Before chroot: the notify socket lives outside the root. */
 	sd_notify(0, "READY=1");
+	nfd = notify_open();
 	chrooted = drop_privileges(user, dir);
 	if (use_sandbox)
 		sandbox(dir, chrooted, d.bectx);
@@ -380,7 +410,10 @@ int main(int argc, char **argv)
 		}
 	}
 	bs_info("shutting down (%zu transfers active)", d.nsessions);
-	sd_notify(0, "STOPPING=1");
+	if (nfd < 0 || send(nfd, "STOPPING=1", 10, MSG_NOSIGNAL) < 0)
+		sd_notify(0, "STOPPING=1");
+	if (nfd >= 0)
+		close(nfd);
 	tftpd_shutdown(&d);
 	for (int i = 0; i < d.nlisten; i++)
 		close(d.listen[i].fd);

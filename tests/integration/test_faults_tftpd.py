@@ -489,21 +489,31 @@ def test_sandbox_remote_iso_and_index_cache(tmp_path, build):
         ng.close()
 
 
-def test_sd_notify_under_sandbox(tmp_path):
-    """READY before the sandbox, STOPPING from inside it (catalog mode:
-    in directory mode the chroot hides the notify socket's path)."""
+@pytest.mark.parametrize("mode", ["catalog", "chroot"])
+def test_sd_notify_under_sandbox(tmp_path, mode):
+    """READY before the sandbox, STOPPING from inside it; in directory
+    mode from inside the chroot too, which hides the notify socket's
+    path (a socket connected before the chroot carries it)."""
     import socket
     path = str(tmp_path / "notify")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(path)
     s.settimeout(10)
-    iso = make_iso(str(tmp_path), big=1 << 20)
-    cat = str(tmp_path / "c.conf")
-    write_catalog(cat, [("fed", iso)])
+    cat = root = None
+    if mode == "catalog":
+        iso = make_iso(str(tmp_path), big=1 << 20)
+        cat = str(tmp_path / "c.conf")
+        write_catalog(cat, [("fed", iso)])
+    else:
+        root = tmp_path / "root"
+        root.mkdir()
+        (root / "f").write_bytes(b"x" * 1000)
     try:
-        t = FTftpd(None, tmp_path, args=("-u", "root"), catalog=cat,
+        t = FTftpd(root, tmp_path, args=("-u", "root"), catalog=cat,
                    env=dict(os.environ, NOTIFY_SOCKET=path))
         assert proc_status(t.proc.pid)["Seccomp"].strip() == "2"
+        if mode == "chroot":
+            assert os.readlink("/proc/%d/root" % t.proc.pid) == str(root)
         assert b"READY=1" in s.recv(4096)
         t.stop()
         assert b"STOPPING=1" in s.recv(4096)
