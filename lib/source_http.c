@@ -905,9 +905,13 @@ static void read_ahead(struct hsrc *h, uint64_t off, size_t len)
 	size_t n;
 	int seq;
 
-	/* FUSE hands reads to several threads: near the last one counts */
+	/* FUSE hands reads to several threads, so they come a little out
+	 * of order: near the furthest one counts, and one that comes late
+	 * is still part of the stream if the window covered it (else every
+	 * late read would restart the window at one block) */
 	slack = 2 * B;
-	seq = off + slack >= h->next_off && off <= h->next_off + slack;
+	seq = off + slack + h->ra >= h->next_off &&
+	      off <= h->next_off + slack;
 	if (!seq || end > h->next_off)
 		h->next_off = end;
 	if (!seq) {
