@@ -114,6 +114,45 @@ static void blockcache_cap_holds(void **state)
 	bs_blockcache_free(c);
 }
 
+/* Buffers from several chunks, filled in place, cached or freed in any
+ * order and taken again: no two live buffers overlap, cached bytes stay
+ * intact while chunks empty and go back. */
+static void blockcache_buffers_recycled(void **state)
+{
+	struct bs_blockcache *c = bs_blockcache_new(4096, 8 * 4096);
+	uint8_t *buf[200], want[4096], out[4096];
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 200; i++) {
+			buf[i] = bs_blockcache_buf_new(c);
+			assert_non_null(buf[i]);
+			fill(buf[i], 4096, (uint8_t)(i + round));
+		}
+		for (int i = 0; i < 200; i++) {
+			fill(want, 4096, (uint8_t)(i + round));
+			assert_memory_equal(buf[i], want, 4096);
+		}
+		/* the odd ones to the cache (most evicted at once), the
+		 * even ones back unused */
+		for (int i = 0; i < 200; i++) {
+			if (i % 2)
+				assert_int_equal(bs_blockcache_put_buf(c, 9,
+						 (uint64_t)i, buf[i], 4096), 0);
+			else
+				bs_blockcache_buf_free(buf[i]);
+		}
+		for (int i = 199; i > 199 - 16; i -= 2) {
+			fill(want, 4096, (uint8_t)(i + round));
+			assert_int_equal(bs_blockcache_read(c, 9, (uint64_t)i,
+							    out, 0, 4096), 1);
+			assert_memory_equal(out, want, 4096);
+		}
+	}
+	bs_blockcache_set_cap(c, 4096);
+	bs_blockcache_free(c);
+}
+
 struct s3vec {
 	const char *in, *region, *endpoint;
 	int rc;
@@ -221,6 +260,7 @@ int main(void)
 		cmocka_unit_test(blockcache_lru_and_cap),
 		cmocka_unit_test(blockcache_short_and_replace),
 		cmocka_unit_test(blockcache_cap_holds),
+		cmocka_unit_test(blockcache_buffers_recycled),
 		cmocka_unit_test(s3_prepare_vectors),
 		cmocka_unit_test(s3_credentials),
 		cmocka_unit_test(remote_identity),
