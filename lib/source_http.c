@@ -830,6 +830,8 @@ static void job_run(struct job *j)
 
 static void *job_main(void *arg)
 {
+	/* named apart from the threads that read (top -H, perf) */
+	pthread_setname_np(pthread_self(), "bs-fetch");
 	job_run(arg);
 	return NULL;
 }
