@@ -9,7 +9,10 @@
  * read pays most for (one fault per 4 KiB page, very dear in a VM), and a
  * 2 MiB page makes that 512 times rarer.  Freed slots are reused first
  * (their pages are warm); a chunk goes back to the system when it empties
- * while others still have room.
+ * while others still have room.  While the cache grows, a thread that
+ * would wait anyway (a reader waiting for a fetch) can have the kernel
+ * populate the next slots (bs_blockcache_prepare), so the thread filling
+ * them does not stop to have pages zeroed.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -19,6 +22,8 @@
 #include <sys/mman.h>
 
 #include <bootshelf/remote.h>
+
+#include "blockcache_i.h"
 
 struct chunk;
 
@@ -41,8 +46,10 @@ struct chunk {
 	uint8_t *base;			/* first slot */
 	size_t nslots;
 	size_t fresh;			/* slots [fresh, nslots) never used */
+	size_t ready;			/* [fresh, ready) populated ahead */
 	size_t used;			/* slots given out */
 	size_t nfree;			/* of ours on the free list */
+	int busy;			/* being populated: keep mapped */
 };
 
 struct bs_blockcache {
@@ -56,6 +63,7 @@ struct bs_blockcache {
 	struct chunk *chunks;
 	struct block *free;		/* used before, now free (warm) */
 	size_t nfree;
+	size_t nused;			/* slots given out */
 	struct bs_blockcache_stats st;
 };
 
@@ -111,29 +119,53 @@ static void free_unlink(struct bs_blockcache *c, struct block *b)
 	c->nfree--;
 }
 
-/* A slot to fill (caller holds c->lock), or NULL: no chunk has room. */
-static struct block *slot_take(struct bs_blockcache *c)
+/* The chunk fresh slots come from, or NULL (caller holds c->lock). */
+static struct chunk *fresh_chunk(struct bs_blockcache *c)
+{
+	struct chunk *ch = c->chunks;
+
+	while (ch && ch->fresh == ch->nslots)
+		ch = ch->next;
+	return ch;
+}
+
+/* Have the kernel populate slots [a, b) of @ch in one call rather than
+ * a fault each (no lock needed: nobody else touches them yet). */
+static void populate(struct bs_blockcache *c, struct chunk *ch, size_t a,
+		     size_t b)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t p = (uintptr_t)(ch->base + a * c->stride);
+	uintptr_t e = (uintptr_t)(ch->base + b * c->stride);
+
+	p &= ~(uintptr_t)4095;
+	(void)madvise((void *)p, e - p, MADV_POPULATE_WRITE);
+#else
+	(void)c; (void)ch; (void)a; (void)b;
+#endif
+}
+
+/* A slot to fill (caller holds c->lock), or NULL: no chunk has room.
+ * *@cold: its pages are still to be populated. */
+static struct block *slot_take(struct bs_blockcache *c, int *cold)
 {
 	struct block *b = c->free;
+	struct chunk *ch;
 
+	*cold = 0;
 	if (b) {
 		free_unlink(c, b);
 	} else {
-		struct chunk *ch = c->chunks;
-		while (ch && ch->fresh == ch->nslots)
-			ch = ch->next;
-		if (!ch)
+		if (!(ch = fresh_chunk(c)))
 			return NULL;
+		*cold = ch->fresh >= ch->ready;
 		b = (struct block *)(ch->base + ch->fresh++ * c->stride);
-#ifdef MADV_POPULATE_WRITE
-		/* its pages in one call rather than a fault each */
-		(void)madvise((void *)((uintptr_t)b & ~(uintptr_t)4095),
-			      ((uintptr_t)b & 4095) + c->stride,
-			      MADV_POPULATE_WRITE);
-#endif
+		if (ch->ready < ch->fresh)
+			ch->ready = ch->fresh;
 		b->ch = ch;
 	}
 	b->ch->used++;
+	c->nused++;
 	b->len = 0;
 	b->prev = b->next = b->hnext = NULL;
 	return b;
@@ -146,7 +178,9 @@ static void slot_put(struct bs_blockcache *c, struct block *b)
 	struct chunk *ch = b->ch, **pp;
 
 	ch->used--;
-	if (ch->used == 0 && c->nfree - ch->nfree >= CHUNK_SLOTS / 4) {
+	c->nused--;
+	if (ch->used == 0 && !ch->busy &&
+	    c->nfree - ch->nfree >= CHUNK_SLOTS / 4) {
 		while (ch->nfree) {
 			struct block *f = c->free;
 			while (f->ch != ch)
@@ -168,25 +202,74 @@ static void slot_put(struct bs_blockcache *c, struct block *b)
 	c->nfree++;
 }
 
-/* A slot, mapping a new chunk (outside the lock) if need be.  Returns
- * with c->lock held, NULL on ENOMEM. */
+/* Map a new chunk and add it (caller holds c->lock, dropped while
+ * mapping).  0 or -ENOMEM. */
+static int chunk_add(struct bs_blockcache *c)
+{
+	struct chunk *ch;
+
+	pthread_mutex_unlock(&c->lock);
+	ch = chunk_new(c->stride);
+	pthread_mutex_lock(&c->lock);
+	if (!ch)
+		return -ENOMEM;
+	ch->c = c;
+	ch->next = c->chunks;
+	c->chunks = ch;
+	return 0;
+}
+
+/* A slot with its pages present, or NULL on ENOMEM.  Takes and drops
+ * c->lock: the slot is the caller's alone. */
 static struct block *slot_get(struct bs_blockcache *c)
 {
 	struct block *b;
+	int cold;
+
+	pthread_mutex_lock(&c->lock);
+	while (!(b = slot_take(c, &cold)))
+		if (chunk_add(c) < 0)
+			break;
+	pthread_mutex_unlock(&c->lock);
+	if (b && cold)
+		populate(c, b->ch, (size_t)((uint8_t *)b - b->ch->base) /
+			 c->stride, (size_t)((uint8_t *)b - b->ch->base) /
+			 c->stride + 1);
+	return b;
+}
+
+size_t bs_blockcache_prepare(struct bs_blockcache *c, size_t ahead,
+			     size_t step)
+{
+	size_t have, limit, want, a, b;
 	struct chunk *ch;
 
 	pthread_mutex_lock(&c->lock);
-	while (!(b = slot_take(c))) {
+	ch = fresh_chunk(c);
+	have = c->nfree + (ch ? ch->ready - ch->fresh : 0);
+	/* fresh slots are needed only until the cache is full */
+	limit = (size_t)(c->cap / c->block) + ahead;
+	want = ahead > have ? ahead - have : 0;
+	if (limit < c->nused + have + want)
+		want = limit > c->nused + have ? limit - c->nused - have : 0;
+	if (want > step)
+		want = step;
+	if (want && !ch && chunk_add(c) == 0)
+		ch = fresh_chunk(c);
+	if (!want || !ch) {
 		pthread_mutex_unlock(&c->lock);
-		ch = chunk_new(c->stride);
-		pthread_mutex_lock(&c->lock);
-		if (!ch)
-			return NULL;
-		ch->c = c;
-		ch->next = c->chunks;
-		c->chunks = ch;
+		return 0;
 	}
-	return b;
+	a = ch->ready;
+	b = a + want < ch->nslots ? a + want : ch->nslots;
+	ch->ready = b;
+	ch->busy++;
+	pthread_mutex_unlock(&c->lock);
+	populate(c, ch, a, b);
+	pthread_mutex_lock(&c->lock);
+	ch->busy--;
+	pthread_mutex_unlock(&c->lock);
+	return b - a;
 }
 
 static size_t slot(const struct bs_blockcache *c, uint64_t key, uint64_t idx)
@@ -353,14 +436,13 @@ int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 
 	if (len > c->block)
 		return -EINVAL;
-	if (!(b = slot_get(c))) {
-		pthread_mutex_unlock(&c->lock);
+	if (!(b = slot_get(c)))
 		return -ENOMEM;
-	}
 	memcpy(b->data, data, len);
 	b->key = key;
 	b->idx = idx;
 	b->len = len;
+	pthread_mutex_lock(&c->lock);
 	insert(c, b);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
@@ -370,7 +452,6 @@ void *bs_blockcache_buf_new(struct bs_blockcache *c)
 {
 	struct block *b = slot_get(c);
 
-	pthread_mutex_unlock(&c->lock);
 	return b ? b->data : NULL;
 }
 

@@ -38,6 +38,8 @@
 #include <bootshelf/log.h>
 #include <bootshelf/remote.h>
 
+#include "blockcache_i.h"
+
 #define POOL_MAX	16		/* idle easy handles kept */
 #define FETCH_MAX	16		/* blocks a random read asks for */
 #define RA_MAX		64		/* blocks per read-ahead request */
@@ -985,7 +987,7 @@ static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
 {
 	struct hsrc *h = s->priv;
 	uint8_t *out = buf;
-	size_t B = h->block, done, need;
+	size_t B = h->block, done, need, ahead;
 	uint64_t b, want;
 	struct job *j;
 
@@ -1034,7 +1036,18 @@ again:
 wait:
 	/* only for the bytes asked for, not the whole range */
 	want = off + len < j->end ? off + len : j->end;
+	ahead = (size_t)((h->ra + len) / B) + 2;
 	while (j->state == 0 && j->start + j->have < want) {
+		/* waiting anyway: have the buffers the fetches will fill
+		 * populated now, a few at a time so our bytes are not kept
+		 * waiting long (the fetch then does not stop for it) */
+		if (ahead) {
+			pthread_mutex_unlock(&h->lock);
+			if (!bs_blockcache_prepare(h->cache, ahead, 2))
+				ahead = 0;
+			pthread_mutex_lock(&h->lock);
+			continue;
+		}
 		if (want - j->start < j->wait_for)
 			j->wait_for = want - j->start;
 		pthread_cond_wait(&h->wake, &h->lock);

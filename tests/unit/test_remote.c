@@ -16,6 +16,8 @@
 
 #include <bootshelf/remote.h>
 
+#include "blockcache_i.h"
+
 static void fill(uint8_t *b, size_t n, uint8_t seed)
 {
 	for (size_t i = 0; i < n; i++)
@@ -153,6 +155,29 @@ static void blockcache_buffers_recycled(void **state)
 	bs_blockcache_free(c);
 }
 
+/* Buffers populated ahead: a few per call, no more than asked for, none
+ * once the cache is full and evictions give buffers back. */
+static void blockcache_prepare_bounded(void **state)
+{
+	struct bs_blockcache *c = bs_blockcache_new(4096, 4 * 4096);
+	uint8_t blk[4096], out[4096];
+	size_t n = 0, k;
+
+	(void)state;
+	while ((k = bs_blockcache_prepare(c, 8, 2)) > 0) {
+		assert_true(k <= 2);
+		n += k;
+	}
+	assert_int_equal(n, 8);
+	fill(blk, 4096, 5);
+	for (uint64_t i = 0; i < 12; i++)
+		assert_int_equal(bs_blockcache_put(c, 3, i, blk, 4096), 0);
+	assert_int_equal(bs_blockcache_prepare(c, 1, 2), 0);
+	assert_int_equal(bs_blockcache_read(c, 3, 11, out, 0, 4096), 1);
+	assert_memory_equal(out, blk, 4096);
+	bs_blockcache_free(c);
+}
+
 struct s3vec {
 	const char *in, *region, *endpoint;
 	int rc;
@@ -261,6 +286,7 @@ int main(void)
 		cmocka_unit_test(blockcache_short_and_replace),
 		cmocka_unit_test(blockcache_cap_holds),
 		cmocka_unit_test(blockcache_buffers_recycled),
+		cmocka_unit_test(blockcache_prepare_bounded),
 		cmocka_unit_test(s3_prepare_vectors),
 		cmocka_unit_test(s3_credentials),
 		cmocka_unit_test(remote_identity),
