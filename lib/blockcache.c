@@ -27,7 +27,8 @@
 
 struct chunk;
 
-/* A slot's header sits just before its data, so a buffer finds it. */
+/* A slot's header sits in the page before its data (data page-aligned,
+ * as copies like it), so a buffer finds it. */
 struct block {
 	uint64_t key, idx;
 	size_t len;
@@ -35,8 +36,15 @@ struct block {
 	struct block *hnext;		/* hash chain */
 	struct block *prev, *next;	/* LRU (head is most recent), or
 					   the free list */
-	uint8_t data[] __attribute__((aligned(64)));
 };
+
+#define HDR	4096		/* header room before a slot's data */
+_Static_assert(sizeof(struct block) <= HDR, "block header too big");
+
+static uint8_t *bdata(struct block *b)
+{
+	return (uint8_t *)b + HDR;
+}
 
 struct chunk {
 	struct bs_blockcache *c;	/* the owner */
@@ -55,7 +63,7 @@ struct chunk {
 struct bs_blockcache {
 	pthread_mutex_t lock;		/* protects everything below */
 	size_t block;
-	size_t stride;			/* header + block, 64-byte aligned */
+	size_t stride;			/* header page + block, in pages */
 	uint64_t cap;
 	struct block **hash;
 	size_t hmask;
@@ -303,8 +311,7 @@ struct bs_blockcache *bs_blockcache_new(size_t block, uint64_t cap)
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	c->block = block;
-	c->stride = (offsetof(struct block, data) + block + 63) &
-		    ~(size_t)63;
+	c->stride = HDR + ((block + 4095) & ~(size_t)4095);
 	c->cap = cap;
 	c->hmask = nb - 1;
 	return c;
@@ -384,7 +391,7 @@ int bs_blockcache_read(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 	pthread_mutex_lock(&c->lock);
 	b = find(c, key, idx);
 	if (b && in <= b->len && len <= b->len - in) {
-		memcpy(buf, b->data + in, len);
+		memcpy(buf, bdata(b) + in, len);
 		lru_unlink(c, b);
 		lru_push(c, b);
 		hit = 1;
@@ -438,7 +445,7 @@ int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 		return -EINVAL;
 	if (!(b = slot_get(c)))
 		return -ENOMEM;
-	memcpy(b->data, data, len);
+	memcpy(bdata(b), data, len);
 	b->key = key;
 	b->idx = idx;
 	b->len = len;
@@ -452,12 +459,12 @@ void *bs_blockcache_buf_new(struct bs_blockcache *c)
 {
 	struct block *b = slot_get(c);
 
-	return b ? b->data : NULL;
+	return b ? bdata(b) : NULL;
 }
 
 static struct block *buf_block(void *buf)
 {
-	return (struct block *)((uint8_t *)buf - offsetof(struct block, data));
+	return (struct block *)((uint8_t *)buf - HDR);
 }
 
 void bs_blockcache_buf_free(void *buf)
