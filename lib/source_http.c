@@ -38,6 +38,8 @@
 #include <bootshelf/log.h>
 #include <bootshelf/remote.h>
 
+#include "blockcache_i.h"
+
 #define POOL_MAX	16		/* idle easy handles kept */
 #define FETCH_MAX	16		/* blocks a random read asks for */
 #define RA_MAX		64		/* blocks per read-ahead request */
@@ -830,6 +832,8 @@ static void job_run(struct job *j)
 
 static void *job_main(void *arg)
 {
+	/* named apart from the threads that read (top -H, perf) */
+	pthread_setname_np(pthread_self(), "bs-fetch");
 	job_run(arg);
 	return NULL;
 }
@@ -905,9 +909,13 @@ static void read_ahead(struct hsrc *h, uint64_t off, size_t len)
 	size_t n;
 	int seq;
 
-	/* FUSE hands reads to several threads: near the last one counts */
+	/* FUSE hands reads to several threads, so they come a little out
+	 * of order: near the furthest one counts, and one that comes late
+	 * is still part of the stream if the window covered it (else every
+	 * late read would restart the window at one block) */
 	slack = 2 * B;
-	seq = off + slack >= h->next_off && off <= h->next_off + slack;
+	seq = off + slack + h->ra >= h->next_off &&
+	      off <= h->next_off + slack;
 	if (!seq || end > h->next_off)
 		h->next_off = end;
 	if (!seq) {
@@ -979,7 +987,7 @@ static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
 {
 	struct hsrc *h = s->priv;
 	uint8_t *out = buf;
-	size_t B = h->block, done, need;
+	size_t B = h->block, done, need, ahead;
 	uint64_t b, want;
 	struct job *j;
 
@@ -1028,7 +1036,18 @@ again:
 wait:
 	/* only for the bytes asked for, not the whole range */
 	want = off + len < j->end ? off + len : j->end;
+	ahead = (size_t)((h->ra + len) / B) + 2;
 	while (j->state == 0 && j->start + j->have < want) {
+		/* waiting anyway: have the buffers the fetches will fill
+		 * populated now, a few at a time so our bytes are not kept
+		 * waiting long (the fetch then does not stop for it) */
+		if (ahead) {
+			pthread_mutex_unlock(&h->lock);
+			if (!bs_blockcache_prepare(h->cache, ahead, 2))
+				ahead = 0;
+			pthread_mutex_lock(&h->lock);
+			continue;
+		}
 		if (want - j->start < j->wait_for)
 			j->wait_for = want - j->start;
 		pthread_cond_wait(&h->wake, &h->lock);

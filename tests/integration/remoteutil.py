@@ -28,10 +28,16 @@ http {{
     uwsgi_temp_path {d}/tmp;
     scgi_temp_path {d}/tmp;
     keepalive_requests 10000;
+    # as nginx serves files in production (the distributions' default
+    # nginx.conf): without it every byte is read into a 32 KiB buffer and
+    # written again, CPU time the client on the same small machine lacks
+    sendfile on;
     server {{
         listen 127.0.0.1:{port};
         root {d}/www;
-        location /slow/ {{ limit_rate 1k; }}
+        # a server that trickles: 1 KiB/s exactly (sendfile would send
+        # its first page at once)
+        location /slow/ {{ limit_rate 1k; sendfile off; }}
     }}
 }}
 """

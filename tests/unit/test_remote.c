@@ -16,6 +16,8 @@
 
 #include <bootshelf/remote.h>
 
+#include "blockcache_i.h"
+
 static void fill(uint8_t *b, size_t n, uint8_t seed)
 {
 	for (size_t i = 0; i < n; i++)
@@ -111,6 +113,68 @@ static void blockcache_cap_holds(void **state)
 		bs_blockcache_get_stats(c, &st);
 		assert_true(st.bytes <= 1000);
 	}
+	bs_blockcache_free(c);
+}
+
+/* Buffers from several chunks, filled in place, cached or freed in any
+ * order and taken again: no two live buffers overlap, cached bytes stay
+ * intact while chunks empty and go back. */
+static void blockcache_buffers_recycled(void **state)
+{
+	struct bs_blockcache *c = bs_blockcache_new(4096, 8 * 4096);
+	uint8_t *buf[200], want[4096], out[4096];
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 200; i++) {
+			buf[i] = bs_blockcache_buf_new(c);
+			assert_non_null(buf[i]);
+			fill(buf[i], 4096, (uint8_t)(i + round));
+		}
+		for (int i = 0; i < 200; i++) {
+			fill(want, 4096, (uint8_t)(i + round));
+			assert_memory_equal(buf[i], want, 4096);
+		}
+		/* the odd ones to the cache (most evicted at once), the
+		 * even ones back unused */
+		for (int i = 0; i < 200; i++) {
+			if (i % 2)
+				assert_int_equal(bs_blockcache_put_buf(c, 9,
+						 (uint64_t)i, buf[i], 4096), 0);
+			else
+				bs_blockcache_buf_free(buf[i]);
+		}
+		for (int i = 199; i > 199 - 16; i -= 2) {
+			fill(want, 4096, (uint8_t)(i + round));
+			assert_int_equal(bs_blockcache_read(c, 9, (uint64_t)i,
+							    out, 0, 4096), 1);
+			assert_memory_equal(out, want, 4096);
+		}
+	}
+	bs_blockcache_set_cap(c, 4096);
+	bs_blockcache_free(c);
+}
+
+/* Buffers populated ahead: a few per call, no more than asked for, none
+ * once the cache is full and evictions give buffers back. */
+static void blockcache_prepare_bounded(void **state)
+{
+	struct bs_blockcache *c = bs_blockcache_new(4096, 4 * 4096);
+	uint8_t blk[4096], out[4096];
+	size_t n = 0, k;
+
+	(void)state;
+	while ((k = bs_blockcache_prepare(c, 8, 2)) > 0) {
+		assert_true(k <= 2);
+		n += k;
+	}
+	assert_int_equal(n, 8);
+	fill(blk, 4096, 5);
+	for (uint64_t i = 0; i < 12; i++)
+		assert_int_equal(bs_blockcache_put(c, 3, i, blk, 4096), 0);
+	assert_int_equal(bs_blockcache_prepare(c, 1, 2), 0);
+	assert_int_equal(bs_blockcache_read(c, 3, 11, out, 0, 4096), 1);
+	assert_memory_equal(out, blk, 4096);
 	bs_blockcache_free(c);
 }
 
@@ -221,6 +285,8 @@ int main(void)
 		cmocka_unit_test(blockcache_lru_and_cap),
 		cmocka_unit_test(blockcache_short_and_replace),
 		cmocka_unit_test(blockcache_cap_holds),
+		cmocka_unit_test(blockcache_buffers_recycled),
+		cmocka_unit_test(blockcache_prepare_bounded),
 		cmocka_unit_test(s3_prepare_vectors),
 		cmocka_unit_test(s3_credentials),
 		cmocka_unit_test(remote_identity),
