@@ -12,7 +12,8 @@
 #      CLI and bootshelf-fs, with peak RSS (goal < 1 s)
 #   4. reload of a catalog with 10,000 hosts (goal < 200 ms)
 # Not part of make check.  Usage: bench-remote.sh [BUILDDIR]
-# BENCH_REMOTE_PARTS=1,4 runs only those parts (quicker while iterating).
+# BENCH_REMOTE_PARTS=1,4 runs only those parts (quicker while iterating);
+# BENCH_REMOTE_VERBOSE=1 also prints every run of part 1.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 B=${1:-$here/../build}
@@ -174,6 +175,11 @@ try:
             t_fs.append(fs_cold(cat, mnt, "boot/big/initrd"))
             t_run.append(fs_cold(cat2, mnt, "boot/big/initrd",
                                  "boot/big2/initrd"))
+        if os.environ.get("BENCH_REMOTE_VERBOSE"):
+            for what, v in (("mount", t_fs), ("curl", t_curl),
+                            ("running mount", t_run)):
+                print("   %s: %s s" % (what, " ".join("%.3f" % x
+                                                      for x in v)))
         t_fs, t_curl, t_run = min(t_fs), min(t_curl), min(t_run)
         t_bs = best(lambda: timed(["sh", "-c", "%s -c %s cat "
                                    "boot/big/initrd >/dev/null" %
