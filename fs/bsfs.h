@@ -160,8 +160,13 @@ int bsfs_pt_enabled(void);
 /**
  * Backing id for tree inode @ino, whose bytes are all of the local file
  * @src (registered on first use, then shared; a reference to @src is
- * kept with it).
- * @ret id > 0, or -errno (-EPERM also turns passthrough off)
+ * kept with it).  Every open of @ino gets the same answer while the
+ * inode is known, since the kernel refuses mixing passthrough and cached
+ * opens of one inode.
+ * @ret id > 0: open with passthrough; 0: serve it through the daemon
+ *      (registration failed); both to be undone by bsfs_pt_release().
+ *      -ENOTSUP: passthrough is off (a refused registration turns it
+ *      off for good); -ENOMEM: fail the open.
  */
 int bsfs_pt_open(uint64_t ino, struct bs_source *src);
 /* A file of @ino that bsfs_pt_open() served was released. */

@@ -671,15 +671,21 @@ static void bsfs_op_open(fuse_req_t req, fuse_ino_t ino,
 		} else {
 			struct bs_source *src = bsfs_pt_enabled() ?
 				whole_file(v) : NULL;
-			int id = src ? bsfs_pt_open(ino, src) : -1;
+			int id = src ? bsfs_pt_open(ino, src) : -ENOTSUP;
 
+			if (id == -ENOMEM) {
+				fh_free(h);
+				fuse_reply_err(req, ENOMEM);
+				return;
+			}
+			if (id >= 0)
+				h->pt_ino = ino;	/* tracked */
 			check_rewrite(v->blob, 1);
 			__atomic_add_fetch(&counters.opens, 1,
 					   __ATOMIC_RELAXED);
 			if (id > 0) {
 				__atomic_add_fetch(&counters.pt_opens, 1,
 						   __ATOMIC_RELAXED);
-				h->pt_ino = ino;
 				fi->fh = (uint64_t)(uintptr_t)h;
 				if (bsfs_pt_reply_open(req, fi->fh, id) != 0) {
 					bsfs_pt_release(ino);
@@ -693,8 +699,12 @@ static void bsfs_op_open(fuse_req_t req, fuse_ino_t ino,
 		}
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	if (fuse_reply_open(req, fi) != 0)
-		fh_free(h);	/* interrupted: no release will come */
+	if (fuse_reply_open(req, fi) != 0) {
+		/* interrupted: no release will come */
+		if (h->pt_ino)
+			bsfs_pt_release(h->pt_ino);
+		fh_free(h);
+	}
 }
 
 /* The bufvec with room for READ_MAX_BUFS buffers, on the stack. */

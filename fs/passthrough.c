@@ -171,7 +171,7 @@ int bsfs_pt_open(uint64_t ino, struct bs_source *src)
 {
 	struct pt_backing_map map = { .fd = src->fd };
 	struct pt_ino *e;
-	int id;
+	int id, err;
 
 	pthread_mutex_lock(&pt.lock);
 	if (!pt.on) {
@@ -196,17 +196,25 @@ int bsfs_pt_open(uint64_t ino, struct bs_source *src)
 		pt.cap = cap;
 	}
 	id = ioctl(pt.devfd, PT_IOC_BACKING_OPEN, &map);
-	if (id <= 0) {
-		int err = id < 0 ? errno : EIO;
-
-		if (err == EPERM) {
-			/* no CAP_SYS_ADMIN: nothing was opened this way */
-			pt.on = 0;
-			bs_info("fuse: passthrough off (registering a "
-				"backing file: %s)", strerror(err));
-		}
+	err = id < 0 ? errno : 0;
+	if (err == EPERM) {
+		/* no CAP_SYS_ADMIN: nothing was opened this way yet */
+		pt.on = 0;
 		pthread_mutex_unlock(&pt.lock);
-		return -err;
+		bs_info("fuse: passthrough off (registering a backing file: "
+			"%s)", strerror(err));
+		return -ENOTSUP;
+	}
+	if (id <= 0) {
+		/* this inode is served by the daemon while it is known:
+		 * mixing both kinds of open makes the kernel refuse one */
+		char clean[512];
+
+		bs_info("fuse: %s: no passthrough (%s)",
+			bs_log_clean(clean, sizeof(clean), src->path,
+				     strlen(src->path)),
+			strerror(err ? err : EIO));
+		id = 0;
 	}
 	pt.v[pt.n++] = (struct pt_ino){ .ino = ino, .id = id, .refs = 1,
 					.src = bs_source_ref(src) };
@@ -244,7 +252,7 @@ void bsfs_pt_sweep(const struct bs_vtree *cur, const struct bs_vtree *prev)
 			i++;
 			continue;
 		}
-		if (ioctl(pt.devfd, PT_IOC_BACKING_CLOSE, &id) < 0)
+		if (id && ioctl(pt.devfd, PT_IOC_BACKING_CLOSE, &id) < 0)
 			bs_debug("fuse: closing backing id %u: %s", id,
 				 strerror(errno));
 		bs_source_unref(e->src);
