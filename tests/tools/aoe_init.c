@@ -348,8 +348,9 @@ static int read_range(uint64_t start, uint64_t count, uint8_t *buf)
 		sm[i].msg_hdr.msg_iov = &siov[i];
 		sm[i].msg_hdr.msg_iovlen = 1;
 	}
-	struct timeval tv = { opt.timeout_ms / 1000,
-			      (opt.timeout_ms % 1000) * 1000 };
+	/* a zero timeout would mean "wait for ever" to the socket */
+	int ms = opt.timeout_ms > 0 ? opt.timeout_ms : 1;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		die("SO_RCVTIMEO");
 	getrusage(RUSAGE_SELF, &ru0);
