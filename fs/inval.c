@@ -7,9 +7,10 @@
  * by side: a name whose inode number changed or vanished, and a name that
  * is new (it may sit in the kernel as a cached negative entry), is
  * invalidated in its parent; a directory whose listing changed gets its
- * attributes dropped.  Directories whose khash is unchanged are skipped
- * whole: a reload that touched one host does not walk 10,000.  Unchanged files keep their inode numbers, so their
- * cached pages stay valid and are not touched.
+ * attributes dropped.  A directory whose khash is unchanged is skipped
+ * whole: a reload that touched one host does not walk 10,000.  Unchanged
+ * files keep their inode numbers, so their cached pages stay valid and
+ * are not touched.
  *
  * Runs on the reload thread, never on a request thread: the kernel may
  * wait on a request for the same directory while we notify.

@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 	size_t nuser = 0;
 	int fg = 0, passthrough = 1, c, rc, exit_code = 1;
 
-	bs_shelf_reexec_hugepages(argv);
+	bs_shelf_tune_malloc(argv);
 
 	while ((c = getopt_long(argc, argv, "fdo:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -240,7 +240,6 @@ int main(int argc, char **argv)
 
 	if (bsfs_priv_enter(&priv) < 0)
 		return 1;
-	bs_shelf_keep_memory();
 	rc = bs_shelf_open(catpath, &bsfs.shelf, &diags);
 	for (size_t i = 0; i < diags.n; i++) {
 		char line[BS_ERRMSG_MAX + PATH_MAX];

@@ -65,7 +65,8 @@ struct pt_open_out {
 	int32_t backing_id;
 };
 
-/* One registered backing file per open inode. */
+/* An inode opened since its snapshot came: its backing id (0: the kernel
+ * refused it, served by the daemon), kept until no snapshot has it. */
 struct pt_ino {
 	uint64_t ino;
 	int id;
@@ -80,7 +81,7 @@ static struct {
 	uint64_t init_unique;	/* of the INIT request; 0 once answered */
 	int devfd;
 	pthread_mutex_t lock;
-	struct pt_ino *v;	/* open inodes; a few at a time */
+	struct pt_ino *v;	/* inodes opened; a few at a time */
 	size_t n, cap;
 } pt = { .devfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 

@@ -239,10 +239,11 @@ static struct block *slot_get(struct bs_blockcache *c)
 		if (chunk_add(c) < 0)
 			break;
 	pthread_mutex_unlock(&c->lock);
-	if (b && cold)
-		populate(c, b->ch, (size_t)((uint8_t *)b - b->ch->base) /
-			 c->stride, (size_t)((uint8_t *)b - b->ch->base) /
-			 c->stride + 1);
+	if (b && cold) {
+		size_t i = (size_t)((uint8_t *)b - b->ch->base) / c->stride;
+
+		populate(c, b->ch, i, i + 1);
+	}
 	return b;
 }
 

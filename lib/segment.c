@@ -77,21 +77,6 @@ void bs_blob_add_bytes(struct bs_blob_builder *b, const void *bytes,
 	b->size += len;
 }
 
-void bs_blob_take_bytes(struct bs_blob_builder *b, void *bytes, size_t len)
-{
-	struct bs_seg *s;
-
-	if (len == 0 || !(s = grow(b))) {
-		free(bytes);
-		return;
-	}
-	s->kind = BS_SEG_BYTES;
-	s->len = len;
-	s->bytes = bytes;
-	b->n++;
-	b->size += len;
-}
-
 void bs_blob_add_zero(struct bs_blob_builder *b, uint64_t len)
 {
 	struct bs_seg *s;

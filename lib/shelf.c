@@ -65,23 +65,18 @@ int bs_shelf_open(const char *path, struct bs_shelf **out,
 	return 0;
 }
 
-void bs_shelf_keep_memory(void)
+void bs_shelf_tune_malloc(char **argv)
 {
+	if (!getenv("GLIBC_TUNABLES") &&
+	    setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) == 0) {
+		execv("/proc/self/exe", argv);
+		unsetenv("GLIBC_TUNABLES");	/* go on as we are */
+	}
 	/* Fixed thresholds also stop glibc's own adjustment, which
 	 * otherwise takes several reloads to settle. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	mallopt(M_ARENA_MAX, 1);
-}
-
-void bs_shelf_reexec_hugepages(char **argv)
-{
-	if (getenv("GLIBC_TUNABLES"))
-		return;
-	if (setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) < 0)
-		return;
-	execv("/proc/self/exe", argv);
-	unsetenv("GLIBC_TUNABLES");	/* go on as we are */
 }
 
 void bs_shelf_close(struct bs_shelf *s)

@@ -285,21 +285,15 @@ struct bs_vnode *bs_vt_text(struct bs_vtree *t, struct bs_vnode *dir,
 		bs_text_free(text);
 		return NULL;
 	}
-	if (len) {
-		blob = bs_blob_new_bytes(len, &p);
-		if (blob)
-			memcpy(p, text->buf, len);
-	}
+	if (len && (blob = bs_blob_new_bytes(len, &p)))
+		memcpy(p, text->buf, len);
 	bs_text_free(text);
-	if (!blob && len)
-		return NULL;
-	if (!blob) {
+	if (!len) {
 		struct bs_blob_builder b = { 0 };	/* empty file */
 
-		if (bs_blob_finish(&b, &blob) < 0)
-			return NULL;
+		bs_blob_finish(&b, &blob);
 	}
-	return bs_vt_file(t, dir, name, blob);
+	return blob ? bs_vt_file(t, dir, name, blob) : NULL;
 }
 
 static int cmp_node(const void *a, const void *b)

@@ -196,7 +196,6 @@ int bs_tftpd_tree_new(const char *catalog, const struct bs_tftpd_backend **be,
 
 	if (!c)
 		return -ENOMEM;
-	bs_shelf_keep_memory();
 	rc = bs_shelf_open(catalog, &c->shelf, &d);
 	for (size_t i = 0; i < d.n; i++) {
 		bs_diag_format(&d.v[i], line, sizeof(line));

@@ -282,7 +282,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (catalog)
-		bs_shelf_reexec_hugepages(argv);
+		bs_shelf_tune_malloc(argv);
 	bs_log_init("bootshelf-tftpd", fg, verbose > 0);
 	if (catalog)
 		ret = bs_tftpd_tree_new(catalog, &d.be, &d.bectx);

@@ -63,9 +63,6 @@ void bs_blob_add_source(struct bs_blob_builder *b, struct bs_source *src,
 /* Append a copy of @len bytes. */
 void bs_blob_add_bytes(struct bs_blob_builder *b, const void *bytes,
 		       size_t len);
-/* Append @len bytes of malloc'ed @bytes, which the blob takes over (freed
- * here if it cannot). */
-void bs_blob_take_bytes(struct bs_blob_builder *b, void *bytes, size_t len);
 void bs_blob_add_zero(struct bs_blob_builder *b, uint64_t len);
 /* Append every segment of @other (references taken). */
 void bs_blob_add_blob(struct bs_blob_builder *b, const struct bs_blob *other);

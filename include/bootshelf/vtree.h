@@ -182,21 +182,18 @@ int bs_shelf_open(const char *catalog_path, struct bs_shelf **out,
 		  struct bs_diags *diags);
 void bs_shelf_close(struct bs_shelf *s);
 /*
- * For daemons that reload: keep the memory a replaced snapshot frees for
- * the next one, instead of giving it back to the kernel and faulting it
- * in again (some 10,000 page faults, about half the time of a reload of
- * 10,000 hosts).  Process-wide (mallopt); call once at start.
+ * For daemons that reload, early in main(), before any thread, file or
+ * socket the daemon needs is opened: set malloc up for snapshots that
+ * come and go.  First the program runs again with glibc's malloc on
+ * transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1, read
+ * only at program start; skipped when GLIBC_TUNABLES is set already,
+ * also by that new run, or when the exec fails); then the memory a
+ * replaced snapshot frees is kept for the next one instead of being
+ * given back and faulted in again (mallopt, process-wide).  A snapshot
+ * of 10,000 hosts is some 10,000 pages: faulting them in one by one made
+ * the first reloads take 3x the later ones.
  */
-void bs_shelf_keep_memory(void);
-/*
- * For daemons that reload, first thing in main(): run again with glibc's
- * malloc on transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1,
- * read only at program start).  A snapshot of 10,000 hosts is some
- * 10,000 pages; faulting them in one by one made the first reloads take
- * 3x the later ones.  Does nothing when GLIBC_TUNABLES is set already
- * (also by the new run) or the exec fails.
- */
-void bs_shelf_reexec_hugepages(char **argv);
+void bs_shelf_tune_malloc(char **argv);
 /**
  * Reload: build a new snapshot and swap it in.  An invalid catalog keeps
  * the current snapshot and records the errors for the status file.
