@@ -12,8 +12,9 @@
  * opened in, so a reader gets every byte from one version of the tree.
  * File reads are answered with fuse_reply_data() over the blob's extents:
  * source extents as file-descriptor buffers (spliced by libfuse when the
- * kernel allows), inline bytes and zeros from memory.  The read path does
- * no heap allocation (but see read_copy()).
+ * kernel allows; a remote ISO's bytes as pieces of its block cache's
+ * memfds, pinned until the reply is written), inline bytes and zeros from
+ * memory.  The read path does no heap allocation (but see read_copy()).
  *
  * Left out on purpose: every kind of write (EROFS), xattrs (ENOSYS, which
  * the kernel remembers), locks, ioctl, poll.
@@ -199,6 +200,7 @@ void bsfs_ops_retire(struct bs_vtree *old)
 /* What the daemon itself did, for .bootshelf/status. */
 static struct {
 	uint64_t reads, read_bytes;	/* READs of files (not status) */
+	uint64_t read_copies;		/* of them copied, not spliced */
 	uint64_t opens, pt_opens;	/* file opens, of them passthrough */
 } counters;
 
@@ -215,7 +217,7 @@ static char *status_text(void)
 	n = snprintf(mine, sizeof(mine),
 		     "passthrough: %s\nfile_opens: %llu\n"
 		     "passthrough_opens: %llu\nread_requests: %llu\n"
-		     "read_request_bytes: %llu\n",
+		     "read_request_bytes: %llu\nread_copies: %llu\n",
 		     bsfs_pt_enabled() ? "on" : "off",
 		     (unsigned long long)__atomic_load_n(&counters.opens,
 							 __ATOMIC_RELAXED),
@@ -224,6 +226,8 @@ static char *status_text(void)
 		     (unsigned long long)__atomic_load_n(&counters.reads,
 							 __ATOMIC_RELAXED),
 		     (unsigned long long)__atomic_load_n(&counters.read_bytes,
+							 __ATOMIC_RELAXED),
+		     (unsigned long long)__atomic_load_n(&counters.read_copies,
 							 __ATOMIC_RELAXED));
 	cut = strstr(lib, "\n\n");
 	cut = cut ? cut + 1 : lib + strlen(lib);
@@ -715,13 +719,12 @@ union read_vec {
 };
 
 /*
- * Sources without a file descriptor (remote ISOs) cannot be spliced: copy
- * through a buffer.  The allocation is dwarfed by the network read it
- * serves.  Local files come here only for a read crossing more segments
- * than one reply carries (many small inline pieces), which is rare.
+ * A read crossing more pieces than one reply carries (many small inline
+ * pieces, or a remote ISO's blocks), or from a source that can neither be
+ * spliced nor pinned, is copied through a buffer; this is rare.  Each
+ * request thread keeps its buffer: a fresh one per READ cost a page
+ * fault per 4 KiB.
  */
-/* Each request thread's copy buffer, kept: a fresh one per READ cost a
- * page fault per 4 KiB (remote reads are copied, 1 MiB at a time). */
 struct copy_buf {
 	void *p;
 	size_t cap;
@@ -779,6 +782,7 @@ static void read_copy(fuse_req_t req, const struct bs_blob *b, size_t size,
 	char *buf;
 	ssize_t n;
 
+	__atomic_add_fetch(&counters.read_copies, 1, __ATOMIC_RELAXED);
 	if ((uint64_t)off + size > b->size)
 		size = (size_t)(b->size - (uint64_t)off);
 	buf = copy_buf_get(size ? size : 1);
@@ -826,10 +830,19 @@ static int source_shrunk(const struct bs_extent *ext, size_t n)
 	return 0;
 }
 
+static void unpin_all(struct bs_piece *pc, struct bs_source **src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		bs_source_unpin(src[i], &pc[i], 1);
+}
+
 static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 {
 	const struct bs_blob *b = h->n->blob;
 	struct bs_extent ext[READ_MAX_BUFS];
+	struct bs_piece pc[READ_MAX_BUFS];
+	struct bs_source *psrc[READ_MAX_BUFS];
+	size_t npc = 0;
 	union read_vec rv;
 	struct fuse_bufvec *bv = &rv.v;
 	size_t next, covered = 0, nb = 0, want;
@@ -850,9 +863,10 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		want = (size_t)(b->size - (uint64_t)off);
 	next = bs_blob_extents(b, (uint64_t)off, want, ext, READ_MAX_BUFS,
 			       &covered);
-	/* a remote source has no fd to splice */
+	/* a source without a file and without pieces to splice is read */
 	for (size_t i = 0; i < next; i++)
-		if (ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0)
+		if (ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0 &&
+		    !(ext[i].src->ops && ext[i].src->ops->pin))
 			covered = 0;
 	if (covered < want) {
 		read_copy(req, b, want, off);
@@ -868,7 +882,30 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 	for (size_t i = 0; i < next && nb < READ_MAX_BUFS; i++) {
 		uint64_t left = ext[i].len, pos = ext[i].off;
 
-		while (left && nb < READ_MAX_BUFS) {
+		if (ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0) {
+			/* a remote ISO: spliced from its block cache */
+			size_t k = 0;
+			ssize_t r = bs_source_pin(ext[i].src, pos,
+						  (size_t)left, pc + npc,
+						  READ_MAX_BUFS - nb, &k);
+			if (r < 0) {
+				unpin_all(pc, psrc, npc);
+				fuse_reply_err(req, (int)-r);
+				return;
+			}
+			for (size_t q = 0; q < k; q++) {
+				struct fuse_buf *fb = &bv->buf[nb++];
+
+				fb->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+				fb->fd = pc[npc].fd;
+				fb->pos = (off_t)pc[npc].off;
+				fb->size = pc[npc].len;
+				psrc[npc++] = ext[i].src;
+			}
+			left -= (uint64_t)r;
+		}
+		while (left && nb < READ_MAX_BUFS &&
+		       !(ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0)) {
 			struct fuse_buf *fb = &bv->buf[nb++];
 			size_t n = left > SIZE_MAX ? SIZE_MAX : (size_t)left;
 
@@ -892,7 +929,8 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 			pos += n;
 		}
 		if (left) {
-			/* out of buffers (many short segments) */
+			/* out of buffers (many short segments or pieces) */
+			unpin_all(pc, psrc, npc);
 			read_copy(req, b, want, off);
 			return;
 		}
@@ -904,7 +942,10 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
+	/* pieces stay pinned until the reply is written: the splice has
+	 * the kernel copy them by then */
 	fuse_reply_data(req, bv, 0);
+	unpin_all(pc, psrc, npc);
 }
 
 static void bsfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,

@@ -216,6 +216,9 @@ static const char *const allow_any[] = {
 	"set_robust_list", "get_robust_list", "rseq", "set_tid_address",
 	"sched_yield", "sched_getaffinity", "membarrier", "exit",
 	"exit_group", "getrandom",
+	/* the remote block cache: memfds, written and punched; no path
+	 * opened for writing is reachable (open modes, Landlock) */
+	"memfd_create", "pwrite64", "ftruncate", "fallocate", "splice",
 	/* files: reloads read the catalog, drop-ins and ISOs */
 	"openat2", "fstat", "newfstatat", "statx", "stat", "lstat",
 	"lseek", "getdents64", "getdents", "fadvise64", "readlink",
@@ -233,7 +236,7 @@ static const char *const allow_any[] = {
 /* Writing to the file system, with BS_SANDBOX_WRITE only. */
 static const char *const allow_write[] = {
 	"rename", "renameat", "renameat2", "unlink", "unlinkat", "mkdir",
-	"mkdirat", "ftruncate", "pwrite64", "fchmod", NULL
+	"mkdirat", "fchmod", NULL
 };
 
 #ifdef BS_ASAN

@@ -229,6 +229,7 @@ size_t bs_blob_extents(const struct bs_blob *b, uint64_t off, size_t len,
 		e->kind = s->kind;
 		e->len = take;
 		e->fd = s->kind == BS_SEG_SOURCE ? s->src->fd : -1;
+		e->src = s->kind == BS_SEG_SOURCE ? s->src : NULL;
 		e->off = s->kind == BS_SEG_SOURCE ? s->off + in : 0;
 		e->bytes = s->kind == BS_SEG_BYTES ? s->bytes + in : NULL;
 		done += (size_t)take;

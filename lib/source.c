@@ -128,6 +128,38 @@ ssize_t bs_source_pread(struct bs_source *s, void *buf, size_t len,
 	return (ssize_t)done;
 }
 
+ssize_t bs_source_pin(struct bs_source *s, uint64_t off, size_t len,
+		      struct bs_piece *out, size_t max, size_t *n)
+{
+	size_t done = 0;
+
+	*n = 0;
+	if (!s->ops || !s->ops->pin)
+		return -ENOTSUP;
+	while (done < len && *n < max) {
+		size_t k = 0;
+		ssize_t r = s->ops->pin(s, off + done, len - done, out + *n,
+					max - *n, &k);
+
+		if (r < 0) {
+			bs_source_unpin(s, out, *n);
+			*n = 0;
+			return r;
+		}
+		*n += k;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+void bs_source_unpin(struct bs_source *s, struct bs_piece *p, size_t n)
+{
+	if (n && s->ops && s->ops->unpin)
+		s->ops->unpin(s, p, n);
+}
+
 int bs_source_stat_path(const char *path, struct bs_source_id *id)
 {
 	struct stat st;

@@ -38,8 +38,6 @@
 #include <bootshelf/log.h>
 #include <bootshelf/remote.h>
 
-#include "blockcache_i.h"
-
 #define POOL_MAX	16		/* idle easy handles kept */
 #define FETCH_MAX	16		/* blocks a random read asks for */
 #define RA_MAX		64		/* blocks per read-ahead request */
@@ -561,7 +559,7 @@ struct job {
 	uint64_t first;		/* first block */
 	size_t n;		/* blocks */
 	uint64_t start, end;	/* bytes [start, end) of the object */
-	uint8_t **seg;		/* n block buffers, taken when their first
+	struct bs_block **seg;	/* n block slots, taken when their first
 				   byte comes; NULL once given to the
 				   cache or freed */
 	size_t handed;		/* blocks given to the cache so far */
@@ -708,7 +706,7 @@ static void job_hand(struct job *j, size_t k)
 	size_t bl = (size_t)((bs + h->block < j->end ? bs + h->block :
 			      j->end) - bs);
 
-	bs_blockcache_put_buf(h->cache, h->key, j->first + k, j->seg[k], bl);
+	bs_blockcache_put_slot(h->cache, h->key, j->first + k, j->seg[k], bl);
 	j->seg[k] = NULL;
 }
 
@@ -720,20 +718,28 @@ static int job_take(struct xfer *x, const char *p, size_t len)
 	size_t B = h->block;
 	int closing;
 
-	/* bytes past j->have are the thread's alone: no lock to copy, and
-	 * a block's buffer is taken when its first byte comes (so blocks
-	 * evicted meanwhile are reused) */
+	/* bytes past j->have are the thread's alone: no lock to write,
+	 * and a block's slot is taken when its first byte comes (so
+	 * blocks evicted meanwhile are reused) */
 	for (size_t done = 0; done < len;) {
 		size_t in = x->got % B, take = B - in;
-		uint8_t **seg = &j->seg[x->got / B];
+		struct bs_block **seg = &j->seg[x->got / B];
+		int rc;
 		if (take > len - done)
 			take = len - done;
-		if (!*seg && !(*seg = bs_blockcache_buf_new(h->cache))) {
+		if (!*seg && !(*seg = bs_blockcache_slot_new(h->cache))) {
 			bs_error_set(&x->err, -ENOMEM, "out of memory");
 			x->bad = 1;
 			return 0;
 		}
-		memcpy(*seg + in, p + done, take);
+		rc = bs_blockcache_slot_write(h->cache, *seg, in, p + done,
+					      take);
+		if (rc < 0) {
+			bs_error_set(&x->err, rc, "block cache: %s",
+				     strerror(-rc));
+			x->bad = 1;
+			return 0;
+		}
 		done += take;
 		x->got += take;
 	}
@@ -766,7 +772,7 @@ static void job_put(struct job *j)
 		if (j->seg[k] && j->state > 0)
 			job_hand(j, k);
 		else
-			bs_blockcache_buf_free(j->seg[k]);
+			bs_blockcache_slot_free(j->h->cache, j->seg[k]);
 	}
 	free(j->seg);
 	free(j);
@@ -956,38 +962,68 @@ static void read_ahead(struct hsrc *h, uint64_t off, size_t len)
 	}
 }
 
-/*
- * Copy [off, off+len) out of @j, which has those bytes; stops early at a
- * block the cache already evicted.  Needs a reference to @j but not the
- * lock: while a reader holds one, no block buffer changes hands.
- */
-static size_t job_copy(struct hsrc *h, struct job *j, uint8_t *out,
-		       uint64_t off, size_t len)
-{
-	size_t B = h->block, done = 0;
+/* Where a read's bytes go: copied to @buf, or pinned as pieces. */
+struct sink {
+	uint8_t *buf;		/* copy here, or NULL to pin */
+	struct bs_piece *pc;
+	size_t max, n;		/* pieces: room, used */
+};
 
-	while (done < len) {
+/* [in, in+take) of cached block @idx into the sink: 1, or 0 on a miss
+ * or when out of pieces. */
+static int sink_cached(struct hsrc *h, struct sink *k, size_t done,
+		       uint64_t idx, size_t in, size_t take)
+{
+	if (k->buf)
+		return bs_blockcache_read(h->cache, h->key, idx,
+					  k->buf + done, in, take);
+	if (k->n == k->max ||
+	    !bs_blockcache_pin(h->cache, h->key, idx, in, take, &k->pc[k->n]))
+		return 0;
+	k->n++;
+	return 1;
+}
+
+/*
+ * [off, off+len) of @j, which has those bytes, into the sink; stops
+ * early at a block the cache already evicted.  Needs a reference to @j
+ * but not the lock: while a reader holds one, no slot changes hands.
+ */
+static size_t job_copy(struct hsrc *h, struct job *j, struct sink *k,
+		       size_t done, uint64_t off, size_t len)
+{
+	size_t B = h->block, end = done + len;
+
+	while (done < end) {
 		uint64_t pos = off + done;
 		size_t in = (size_t)(pos % B), take = B - in;
-		uint8_t *seg = j->seg[pos / B - j->first];
-		if (take > len - done)
-			take = len - done;
-		if (seg)
-			memcpy(out + done, seg + in, take);
-		else if (!bs_blockcache_read(h->cache, h->key, pos / B,
-					     out + done, in, take))
-			break;
+		struct bs_block *seg = j->seg[pos / B - j->first];
+		if (take > end - done)
+			take = end - done;
+		if (!seg) {
+			if (!sink_cached(h, k, done, pos / B, in, take))
+				break;
+		} else if (k->buf) {
+			if (bs_blockcache_slot_read(h->cache, seg, in,
+						    k->buf + done, take) < 0)
+				break;
+		} else {
+			if (k->n == k->max)
+				break;
+			bs_blockcache_pin_slot(h->cache, seg, in, take,
+					       &k->pc[k->n++]);
+		}
 		done += take;
 	}
 	return done;
 }
 
-static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
-			  uint64_t off)
+/* Read (or pin) from @off: bytes done, from the cache first, else from
+ * the fetch that brings them. */
+static ssize_t http_get(struct hsrc *h, struct sink *k, size_t len,
+			uint64_t off)
 {
-	struct hsrc *h = s->priv;
-	uint8_t *out = buf;
-	size_t B = h->block, done, need, ahead;
+	size_t B = h->block, done, need;
 	uint64_t b, want;
 	struct job *j;
 
@@ -1002,14 +1038,13 @@ again:
 		size_t in = (size_t)(pos % B), take = B - in;
 		if (take > len - done)
 			take = len - done;
-		if (!bs_blockcache_read(h->cache, h->key, pos / B, out + done,
-					in, take))
+		if (!sink_cached(h, k, done, pos / B, in, take))
 			break;
 		done += take;
 	}
 	pthread_mutex_lock(&h->lock);
 	read_ahead(h, off, len);
-	if (done) {
+	if (done || (!k->buf && k->n == k->max)) {
 		pthread_mutex_unlock(&h->lock);
 		return (ssize_t)done;	/* the caller asks again for more */
 	}
@@ -1036,18 +1071,7 @@ again:
 wait:
 	/* only for the bytes asked for, not the whole range */
 	want = off + len < j->end ? off + len : j->end;
-	ahead = (size_t)((h->ra + len) / B) + 2;
 	while (j->state == 0 && j->start + j->have < want) {
-		/* waiting anyway: have the buffers the fetches will fill
-		 * populated now, a few at a time so our bytes are not kept
-		 * waiting long (the fetch then does not stop for it) */
-		if (ahead) {
-			pthread_mutex_unlock(&h->lock);
-			if (!bs_blockcache_prepare(h->cache, ahead, 2))
-				ahead = 0;
-			pthread_mutex_lock(&h->lock);
-			continue;
-		}
 		if (want - j->start < j->wait_for)
 			j->wait_for = want - j->start;
 		pthread_cond_wait(&h->wake, &h->lock);
@@ -1060,7 +1084,7 @@ wait:
 		return -EIO;	/* the job's thread logged why */
 	}
 	pthread_mutex_unlock(&h->lock);
-	done = want > off ? job_copy(h, j, out, off, (size_t)(want - off)) :
+	done = want > off ? job_copy(h, j, k, 0, off, (size_t)(want - off)) :
 			    0;
 	pthread_mutex_lock(&h->lock);
 	job_put(j);
@@ -1068,6 +1092,32 @@ wait:
 	if (done)
 		return (ssize_t)done;
 	goto again;	/* evicted before it was copied: fetch again */
+}
+
+static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
+			  uint64_t off)
+{
+	struct sink k = { .buf = buf };
+
+	return http_get(s->priv, &k, len, off);
+}
+
+static ssize_t http_pin(struct bs_source *s, uint64_t off, size_t len,
+			struct bs_piece *out, size_t max, size_t *n)
+{
+	struct sink k = { .pc = out, .max = max };
+	ssize_t r = http_get(s->priv, &k, len, off);
+
+	*n = k.n;
+	return r;
+}
+
+static void http_unpin(struct bs_source *s, struct bs_piece *p, size_t n)
+{
+	struct hsrc *h = s->priv;
+
+	for (size_t i = 0; i < n; i++)
+		bs_blockcache_unpin(h->cache, p[i].pin);
 }
 
 /* HEAD (or a one-byte GET where HEAD is refused): identity headers. */
@@ -1120,6 +1170,8 @@ static int http_stat(struct bs_source *s, struct bs_source_id *id)
 
 static const struct bs_source_ops http_ops = {
 	.pread = http_pread,
+	.pin = http_pin,
+	.unpin = http_unpin,
 	.stat = http_stat,
 	.close = http_close,
 };

@@ -1,9 +1,10 @@
 /*
  * remote.h - ISO images on an HTTP(S) server or an S3 object store, read
- * by range requests through libcurl into a shared in-memory block cache.
+ * by range requests through libcurl into a shared block cache in memory.
  *
- * A remote source is a struct bs_source with fd = -1 (no zero-copy
- * splice).  Its identity is the object's ETag (or Last-Modified) and
+ * A remote source is a struct bs_source with fd = -1; its bytes are
+ * spliced from the block cache's memfd instead (bs_source_pin()).  Its
+ * identity is the object's ETag (or Last-Modified) and
  * size, taken from a HEAD request when it is opened.  An open source
  * keeps reading exactly that version: every range request carries
  * If-Match (or If-Unmodified-Since when the server gives no strong ETag)
@@ -30,10 +31,12 @@
 
 /*
  * A size-capped LRU cache of fixed-size blocks keyed by (key, index),
- * where key names one version of one object.  Lookups copy out under the
- * cache lock, so a block evicted by another thread is never read freed.
+ * where key names one version of one object.  The bytes live in memfds;
+ * a block being read is pinned, so a block evicted by another thread
+ * keeps its bytes until the last reader is done.
  */
 struct bs_blockcache;
+struct bs_block;
 
 struct bs_blockcache_stats {
 	uint64_t hits, misses, inserts, evictions;
@@ -43,7 +46,8 @@ struct bs_blockcache_stats {
 /**
  * @v block  bytes per block (> 0)
  * @v cap    most bytes kept; at least one block is always kept
- * @ret new cache (bs_blockcache_free() frees) or NULL on ENOMEM
+ * @ret new cache (bs_blockcache_free() frees) or NULL (ENOMEM, or no
+ *      memfd)
  */
 struct bs_blockcache *bs_blockcache_new(size_t block, uint64_t cap);
 void bs_blockcache_free(struct bs_blockcache *c);
@@ -55,23 +59,39 @@ size_t bs_blockcache_block(const struct bs_blockcache *c);
  */
 int bs_blockcache_read(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 		       void *buf, size_t in, size_t len);
+/**
+ * Like bs_blockcache_read() but, instead of copying, pin the block and
+ * describe [in, in+len) as a piece of a memfd in @p, valid until
+ * bs_blockcache_unpin(c, p->pin).  @ret 1 hit, 0 miss.
+ */
+int bs_blockcache_pin(struct bs_blockcache *c, uint64_t key, uint64_t idx,
+		      size_t in, size_t len, struct bs_piece *p);
+void bs_blockcache_unpin(struct bs_blockcache *c, struct bs_block *b);
 /* Non-zero if the block is cached (no LRU update). */
 int bs_blockcache_has(struct bs_blockcache *c, uint64_t key, uint64_t idx);
 /**
  * Insert a copy of a block (@len <= block; the last block of an object
  * may be short), evicting least recently used blocks beyond the cap.
- * An existing block under the same name is replaced.  @ret 0 or -ENOMEM.
+ * An existing block under the same name is replaced.  @ret 0 or -errno.
  */
 int bs_blockcache_put(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 		      const void *data, size_t len);
-/* A block-sized buffer to fill and hand to bs_blockcache_put_buf()
- * (saves a copy of data fetched straight into it), or NULL. */
-void *bs_blockcache_buf_new(struct bs_blockcache *c);
-void bs_blockcache_buf_free(void *buf);
-/* Like bs_blockcache_put() but takes ownership of @buf (also on
- * failure); @buf must not be used afterwards. */
-int bs_blockcache_put_buf(struct bs_blockcache *c, uint64_t key,
-			  uint64_t idx, void *buf, size_t len);
+/*
+ * A slot to fill in place (bs_blockcache_slot_write()) and hand to
+ * bs_blockcache_put_slot(), which saves a copy; or NULL on ENOMEM.  Its
+ * filler may read it back and pin pieces of it while it holds it.
+ */
+struct bs_block *bs_blockcache_slot_new(struct bs_blockcache *c);
+int bs_blockcache_slot_write(struct bs_blockcache *c, struct bs_block *b,
+			     size_t in, const void *data, size_t len);
+int bs_blockcache_slot_read(struct bs_blockcache *c, struct bs_block *b,
+			    size_t in, void *buf, size_t len);
+void bs_blockcache_pin_slot(struct bs_blockcache *c, struct bs_block *b,
+			    size_t in, size_t len, struct bs_piece *p);
+void bs_blockcache_slot_free(struct bs_blockcache *c, struct bs_block *b);
+/* Like bs_blockcache_put() for a slot held (taken also on failure). */
+int bs_blockcache_put_slot(struct bs_blockcache *c, uint64_t key,
+			   uint64_t idx, struct bs_block *b, size_t len);
 void bs_blockcache_get_stats(struct bs_blockcache *c,
 			     struct bs_blockcache_stats *st);
 /* Change the cap (evicting now if it shrank); at least one block. */

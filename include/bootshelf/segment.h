@@ -44,7 +44,9 @@ struct bs_blob {
 struct bs_extent {
 	enum bs_seg_kind kind;
 	uint64_t len;
-	int fd;			/* SOURCE: borrowed from the blob's source */
+	int fd;			/* SOURCE: borrowed from the blob's source
+				   (-1: pin pieces of src instead) */
+	struct bs_source *src;	/* SOURCE: borrowed */
 	uint64_t off;		/* SOURCE: offset in fd */
 	const uint8_t *bytes;	/* BYTES: borrowed */
 };

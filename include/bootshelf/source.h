@@ -23,6 +23,16 @@ struct bs_source_id {
 };
 
 struct bs_source;
+struct bs_block;
+
+/* Bytes of a non-file source held in place for a zero-copy send: @len
+ * bytes at @off of @fd, valid until bs_source_unpin(). */
+struct bs_piece {
+	int fd;
+	uint64_t off;
+	size_t len;
+	struct bs_block *pin;	/* the source's, opaque */
+};
 
 /* How a non-file source reads.  Local files leave ops NULL and are read
  * with pread on fd. */
@@ -30,6 +40,12 @@ struct bs_source_ops {
 	/* Read up to @len bytes at @off: bytes read, 0 at end, -errno. */
 	ssize_t (*pread)(struct bs_source *s, void *buf, size_t len,
 			 uint64_t off);
+	/* Optional: hold [off, off+len) in place as up to @max pieces
+	 * (*n set): bytes held from @off on (maybe fewer than @len: ask
+	 * again for the rest), 0 at end, -errno. */
+	ssize_t (*pin)(struct bs_source *s, uint64_t off, size_t len,
+		       struct bs_piece *out, size_t max, size_t *n);
+	void (*unpin)(struct bs_source *s, struct bs_piece *p, size_t n);
 	/* Identity of the object now (for change detection). */
 	int (*stat)(struct bs_source *s, struct bs_source_id *id);
 	/* Release priv; called once, when the last reference goes. */
@@ -75,6 +91,16 @@ void bs_source_unref(struct bs_source *s);
  */
 ssize_t bs_source_pread(struct bs_source *s, void *buf, size_t len,
 			uint64_t off);
+
+/**
+ * Hold [off, off+len) of a source without a file descriptor in place, for
+ * a zero-copy send: pieces appended to @out (*n of at most @max).
+ * @ret bytes held (fewer than @len when @max ran out or at the end),
+ *      -ENOTSUP when the source cannot, -errno; on error nothing is held
+ */
+ssize_t bs_source_pin(struct bs_source *s, uint64_t off, size_t len,
+		      struct bs_piece *out, size_t max, size_t *n);
+void bs_source_unpin(struct bs_source *s, struct bs_piece *p, size_t n);
 
 /* Identity of the file now at @path (stat, not the open fd). */
 int bs_source_stat_path(const char *path, struct bs_source_id *id);

@@ -1,9 +1,11 @@
 """bootshelf-fs over remote ISOs (nginx on loopback): files read through
-the mount (copied, since a remote source has no descriptor to splice)
-equal the references, parallel readers agree, and a file held open
+the mount (spliced from the block cache) equal the references, parallel
+readers agree also while a tiny cache evicts the blocks they are being
+answered from, and a file held open
 while the object is replaced and the tree reloaded reads the old bytes
 or EIO, never a mix, while new opens see the new version."""
 import errno
+import mmap
 import os
 import shutil
 import threading
@@ -81,6 +83,84 @@ def test_parallel_readers(setup):
     for t in ts:
         t.join(60)
     assert not errors, errors
+
+
+def status_counts(mnt):
+    with open(os.path.join(mnt, ".bootshelf", "status")) as f:
+        return {k: v for k, v in (line.split(": ", 1)
+                                  for line in f.read().splitlines()
+                                  if ": " in line)}
+
+
+def test_small_cache_readers_spliced(tmp_path):
+    """A 2 MiB block cache under 6 parallel readers of the ISO and of a
+    file in it: blocks replies are being spliced from are evicted and
+    their slots wanted again all the time; pinned blocks must keep their
+    bytes.  The READs are answered from the cache's pieces, not
+    copied."""
+    d = str(tmp_path)
+    ref = fsutil.make_iso(d, "s", 7, kernel=MiB + 1, initrd=2 * MiB + 9,
+                          squash=9 * MiB)
+    ng = Nginx(tmp_path / "nginx")
+    shutil.copy2(ref["iso"], os.path.join(ng.www, "s.iso"))
+    cat = os.path.join(d, "catalog.conf")
+    remote_catalog(cat, [("s", "url", ng.url + "/s.iso")],
+                   "cache = %s\ncache_size = 2M\n" %
+                   os.path.join(d, "cache"))
+    m = os.path.join(d, "mnt")
+    os.mkdir(m)
+    fs = FsMount(cat, m)
+    try:
+        iso = read(ref["iso"])
+        path = os.path.join(m, "boot", "s", "s.iso")
+        errors = []
+
+        def reader(name, want, off, chunk):
+            # O_DIRECT: every read is a READ request, none is answered
+            # from the page cache the readers would otherwise share
+            buf = mmap.mmap(-1, chunk)
+            try:
+                for _ in range(5):
+                    got = []
+                    fd = os.open(os.path.join(m, "boot", "s", name),
+                                 os.O_RDONLY | os.O_DIRECT)
+                    try:
+                        pos = off
+                        while True:
+                            n = os.preadv(fd, [buf], pos)
+                            if not n:
+                                break
+                            got.append(buf[:n])
+                            pos += n
+                    finally:
+                        os.close(fd)
+                    if b"".join(got) != want[off:]:
+                        errors.append("%s at %d differs" % (name, off))
+                        return
+            except OSError as e:
+                errors.append("%s at %d: %s" % (name, off, e))
+
+        sq = ref["files"]["LiveOS/squashfs.img"]
+        ts = [threading.Thread(target=reader, args=a)
+              for a in (("s.iso", iso, 0, MiB), ("s.iso", iso, MiB, 65536),
+                        ("s.iso", iso, 3 * MiB, 4096 * 77),
+                        ("iso/LiveOS/squashfs.img", sq, 0, MiB),
+                        ("iso/LiveOS/squashfs.img", sq, 2 * MiB,
+                         4096 * 33),
+                        ("iso/LiveOS/squashfs.img", sq, 4096, 8192))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        assert not errors, errors
+        st = status_counts(m)
+        assert int(st["read_requests"]) > 0
+        assert int(st["read_copies"]) == 0, st
+    finally:
+        bad = fs.bad_log_lines()
+        assert fs.close() == 0
+        ng.close()
+    assert not bad, bad
 
 
 def test_replaced_object_reload(setup):

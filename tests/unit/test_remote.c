@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <bootshelf/remote.h>
 
-#include "blockcache_i.h"
 
 static void fill(uint8_t *b, size_t n, uint8_t seed)
 {
@@ -86,15 +86,21 @@ static void blockcache_short_and_replace(void **state)
 	bs_blockcache_get_stats(c, &st);
 	assert_int_equal(st.blocks, 1);
 	assert_int_equal(bs_blockcache_has(c, 5, 1), 1);
-	/* a buffer filled in place is handed over without a copy */
-	uint8_t *buf = bs_blockcache_buf_new(c);
-	assert_non_null(buf);
-	fill(buf, 64, 4);
-	assert_int_equal(bs_blockcache_put_buf(c, 6, 0, buf, 30), 0);
-	assert_int_equal(bs_blockcache_read(c, 6, 0, out, 0, 30), 1);
+	/* a slot filled in place is handed over without a copy */
+	struct bs_block *sl = bs_blockcache_slot_new(c);
+	assert_non_null(sl);
 	fill(blk, 64, 4);
+	assert_int_equal(bs_blockcache_slot_write(c, sl, 0, blk, 20), 0);
+	assert_int_equal(bs_blockcache_slot_write(c, sl, 20, blk + 20, 10),
+			 0);
+	assert_int_equal(bs_blockcache_slot_write(c, sl, 60, blk, 5),
+			 -EINVAL);
+	assert_int_equal(bs_blockcache_slot_read(c, sl, 5, out, 20), 0);
+	assert_memory_equal(out, blk + 5, 20);
+	assert_int_equal(bs_blockcache_put_slot(c, 6, 0, sl, 30), 0);
+	assert_int_equal(bs_blockcache_read(c, 6, 0, out, 0, 30), 1);
 	assert_memory_equal(out, blk, 30);
-	bs_blockcache_buf_free(bs_blockcache_buf_new(c));
+	bs_blockcache_slot_free(c, bs_blockcache_slot_new(c));
 	bs_blockcache_free(c);
 }
 
@@ -116,33 +122,40 @@ static void blockcache_cap_holds(void **state)
 	bs_blockcache_free(c);
 }
 
-/* Buffers from several chunks, filled in place, cached or freed in any
- * order and taken again: no two live buffers overlap, cached bytes stay
- * intact while chunks empty and go back. */
-static void blockcache_buffers_recycled(void **state)
+/* Slots filled in place, cached or freed in any order and taken again:
+ * no two live slots share bytes, cached bytes stay intact while slots
+ * are reused and punched out. */
+static void blockcache_slots_recycled(void **state)
 {
 	struct bs_blockcache *c = bs_blockcache_new(4096, 8 * 4096);
-	uint8_t *buf[200], want[4096], out[4096];
+	struct bs_block *sl[200];
+	uint8_t want[4096], out[4096];
 
 	(void)state;
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < 200; i++) {
-			buf[i] = bs_blockcache_buf_new(c);
-			assert_non_null(buf[i]);
-			fill(buf[i], 4096, (uint8_t)(i + round));
+			sl[i] = bs_blockcache_slot_new(c);
+			assert_non_null(sl[i]);
+			fill(want, 4096, (uint8_t)(i + round));
+			assert_int_equal(bs_blockcache_slot_write(c, sl[i], 0,
+								  want, 4096),
+					 0);
 		}
 		for (int i = 0; i < 200; i++) {
 			fill(want, 4096, (uint8_t)(i + round));
-			assert_memory_equal(buf[i], want, 4096);
+			assert_int_equal(bs_blockcache_slot_read(c, sl[i], 0,
+								 out, 4096),
+					 0);
+			assert_memory_equal(out, want, 4096);
 		}
 		/* the odd ones to the cache (most evicted at once), the
 		 * even ones back unused */
 		for (int i = 0; i < 200; i++) {
 			if (i % 2)
-				assert_int_equal(bs_blockcache_put_buf(c, 9,
-						 (uint64_t)i, buf[i], 4096), 0);
+				assert_int_equal(bs_blockcache_put_slot(c, 9,
+						 (uint64_t)i, sl[i], 4096), 0);
 			else
-				bs_blockcache_buf_free(buf[i]);
+				bs_blockcache_slot_free(c, sl[i]);
 		}
 		for (int i = 199; i > 199 - 16; i -= 2) {
 			fill(want, 4096, (uint8_t)(i + round));
@@ -155,26 +168,44 @@ static void blockcache_buffers_recycled(void **state)
 	bs_blockcache_free(c);
 }
 
-/* Buffers populated ahead: a few per call, no more than asked for, none
- * once the cache is full and evictions give buffers back. */
-static void blockcache_prepare_bounded(void **state)
+/* A pinned block keeps its bytes while it is evicted, replaced and its
+ * slot would be reused; once unpinned the slot goes back. */
+static void blockcache_pin_survives_eviction(void **state)
 {
-	struct bs_blockcache *c = bs_blockcache_new(4096, 4 * 4096);
-	uint8_t blk[4096], out[4096];
-	size_t n = 0, k;
+	struct bs_blockcache *c = bs_blockcache_new(4096, 2 * 4096);
+	struct bs_blockcache_stats st;
+	struct bs_piece p, q;
+	uint8_t blk[4096], want[4096], out[4096];
 
 	(void)state;
-	while ((k = bs_blockcache_prepare(c, 8, 2)) > 0) {
-		assert_true(k <= 2);
-		n += k;
+	fill(want, 4096, 1);
+	assert_int_equal(bs_blockcache_put(c, 1, 0, want, 4096), 0);
+	assert_int_equal(bs_blockcache_pin(c, 1, 0, 100, 200, &p), 1);
+	assert_int_equal(bs_blockcache_pin(c, 1, 7, 0, 1, &q), 0);
+	assert_true(p.fd >= 0);
+	assert_int_equal(p.len, 200);
+	/* replaced, then many blocks through the small cache */
+	fill(blk, 4096, 2);
+	assert_int_equal(bs_blockcache_put(c, 1, 0, blk, 4096), 0);
+	for (uint64_t i = 1; i < 20; i++) {
+		fill(blk, 4096, (uint8_t)(50 + i));
+		assert_int_equal(bs_blockcache_put(c, 1, i, blk, 4096), 0);
 	}
-	assert_int_equal(n, 8);
-	fill(blk, 4096, 5);
-	for (uint64_t i = 0; i < 12; i++)
-		assert_int_equal(bs_blockcache_put(c, 3, i, blk, 4096), 0);
-	assert_int_equal(bs_blockcache_prepare(c, 1, 2), 0);
-	assert_int_equal(bs_blockcache_read(c, 3, 11, out, 0, 4096), 1);
-	assert_memory_equal(out, blk, 4096);
+	assert_int_equal(pread(p.fd, out, p.len, (off_t)p.off), 200);
+	assert_memory_equal(out, want + 100, 200);
+	bs_blockcache_get_stats(c, &st);
+	assert_true(st.bytes <= 2 * 4096);
+	bs_blockcache_unpin(c, p.pin);
+	/* a pin taken on a slot being filled outlives the slot's freeing */
+	struct bs_block *sl = bs_blockcache_slot_new(c);
+	assert_int_equal(bs_blockcache_slot_write(c, sl, 0, want, 4096), 0);
+	bs_blockcache_pin_slot(c, sl, 10, 20, &q);
+	bs_blockcache_slot_free(c, sl);
+	for (uint64_t i = 30; i < 40; i++)
+		assert_int_equal(bs_blockcache_put(c, 1, i, blk, 4096), 0);
+	assert_int_equal(pread(q.fd, out, q.len, (off_t)q.off), 20);
+	assert_memory_equal(out, want + 10, 20);
+	bs_blockcache_unpin(c, q.pin);
 	bs_blockcache_free(c);
 }
 
@@ -285,8 +316,8 @@ int main(void)
 		cmocka_unit_test(blockcache_lru_and_cap),
 		cmocka_unit_test(blockcache_short_and_replace),
 		cmocka_unit_test(blockcache_cap_holds),
-		cmocka_unit_test(blockcache_buffers_recycled),
-		cmocka_unit_test(blockcache_prepare_bounded),
+		cmocka_unit_test(blockcache_slots_recycled),
+		cmocka_unit_test(blockcache_pin_survives_eviction),
 		cmocka_unit_test(s3_prepare_vectors),
 		cmocka_unit_test(s3_credentials),
 		cmocka_unit_test(remote_identity),
