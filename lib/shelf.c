@@ -4,6 +4,7 @@
  * without it; a reload builds the new tree without the lock held.
  */
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,16 @@ void bs_shelf_tune_malloc(char **argv)
 {
 	if (!getenv("GLIBC_TUNABLES") &&
 	    setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) == 0) {
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		/* by its own path, so that its name (ps, pidof, the
+		 * journal) stays the program's and not "exe" */
+		if (n > 0) {
+			self[n] = '\0';
+			if (!strstr(self, " (deleted)"))
+				execv(self, argv);
+		}
 		execv("/proc/self/exe", argv);
 		unsetenv("GLIBC_TUNABLES");	/* go on as we are */
 	}

@@ -188,6 +188,13 @@ def test_status_file(mnt):
     assert "state: ok" in text
 
 
+def test_process_name(mnt):
+    """The daemon executes itself again to set glibc's malloc tunable:
+    it must keep its name (ps, pidof, journal), not become "exe"."""
+    with open("/proc/%d/comm" % mnt.proc.pid) as f:
+        assert f.read().strip() == "bootshelf-fs"
+
+
 def test_busy_mountpoint_refused(mnt, tmp_path):
     p = subprocess.run([binpath("bootshelf-fs"), "-f", mnt.catalog, mnt.mnt],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
