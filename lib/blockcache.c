@@ -12,7 +12,9 @@
  * page), while a full-page write to a memfd needs no zeroing at all.  A
  * splice from the memfd also lets bootshelf-fs answer a READ with no copy
  * through its own memory.  Freed slots are reused first (their pages are
- * already there); slots beyond the cap's worth are punched out.
+ * already there); slots beyond the cap's worth are punched out.  Blocks
+ * read again are copied through a read-only mapping of the files (see
+ * copy_out()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,9 +39,12 @@ struct bs_block {
 	unsigned cached : 1;		/* in the hash table and LRU */
 	unsigned held : 1;		/* a filler owns it */
 	unsigned backed : 1;		/* its pages are in the file */
+	unsigned touched : 1;		/* read through the mapping */
+	size_t rd;			/* bytes of its block read so far */
 };
 
 #define NFILES	4		/* slot s is in file s % NFILES */
+#define RESERVE	(64ull << 30)	/* address space kept for each file */
 
 struct bs_blockcache {
 	pthread_mutex_t lock;		/* protects everything below */
@@ -53,6 +58,9 @@ struct bs_blockcache {
 	struct bs_block **slots;	/* every slot made, by number */
 	size_t nslots, slotcap;
 	uint64_t filesize;		/* of each memfd */
+	uint8_t *map[NFILES];		/* each file mapped read-only in a
+					   reservation of RESERVE bytes */
+	uint64_t mapped;		/* bytes of each file mapped */
 	struct bs_block *free;		/* free slots with their pages */
 	struct bs_block *holes;		/* free slots punched out */
 	size_t nbacked;			/* backed slots in all */
@@ -102,6 +110,12 @@ struct bs_blockcache *bs_blockcache_new(size_t block, uint64_t cap)
 		free(c);
 		return NULL;
 	}
+	for (int i = 0; i < NFILES; i++) {
+		void *m = mmap(NULL, RESERVE, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			       0);
+		c->map[i] = m == MAP_FAILED ? NULL : m;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	c->block = block;
 	c->cap = cap;
@@ -116,8 +130,11 @@ void bs_blockcache_free(struct bs_blockcache *c)
 	for (size_t i = 0; i < c->nslots; i++)
 		free(c->slots[i]);
 	free(c->slots);
-	for (int i = 0; i < NFILES; i++)
+	for (int i = 0; i < NFILES; i++) {
 		close(c->fd[i]);
+		if (c->map[i])
+			munmap(c->map[i], RESERVE);
+	}
 	pthread_mutex_destroy(&c->lock);
 	free(c->hash);
 	free(c);
@@ -165,6 +182,23 @@ static void maybe_release(struct bs_blockcache *c, struct bs_block *b)
 	free_push(c, b);
 }
 
+/* Map what the files grew by into their reservations (caller holds
+ * c->lock); where that fails, reads go on with pread. */
+static void map_more(struct bs_blockcache *c)
+{
+	uint64_t to = c->filesize < RESERVE ? c->filesize : RESERVE;
+
+	if (to <= c->mapped)
+		return;
+	for (int i = 0; i < NFILES; i++)
+		if (!c->map[i] ||
+		    mmap(c->map[i] + c->mapped, (size_t)(to - c->mapped),
+			 PROT_READ, MAP_SHARED | MAP_FIXED, c->fd[i],
+			 (off_t)c->mapped) == MAP_FAILED)
+			return;
+	c->mapped = to;
+}
+
 /* A slot for a filler (caller holds c->lock), or NULL on ENOMEM. */
 static struct bs_block *slot_take(struct bs_blockcache *c)
 {
@@ -196,6 +230,7 @@ static struct bs_block *slot_take(struct bs_blockcache *c)
 				if (ftruncate(c->fd[i], (off_t)sz) < 0)
 					return NULL;
 			c->filesize = sz;
+			map_more(c);
 		}
 		if (!(b = calloc(1, sizeof(*b))))
 			return NULL;
@@ -209,6 +244,7 @@ static struct bs_block *slot_take(struct bs_blockcache *c)
 	b->prev = b->next = b->hnext = NULL;
 	b->len = 0;
 	b->held = 1;
+	b->rd = 0;
 	return b;
 }
 
@@ -350,6 +386,31 @@ static int io_all(int fd, void *buf, size_t len, uint64_t off, int wr)
 	return 0;
 }
 
+/*
+ * Copy out of a pinned block: through the mapping once its slot's pages
+ * were touched there or the block is read again, a block's worth of
+ * bytes read before (from then on a plain copy, the cheapest), else with
+ * pread.  The first touch of a page through a mapping is what costs
+ * most, and a block read once, as a stream reads it, never needs it.
+ */
+static int copy_out(struct bs_blockcache *c, struct bs_block *b, size_t in,
+		    void *buf, size_t len)
+{
+	uint64_t off = slot_off(c, b) + in;
+	int map;
+
+	pthread_mutex_lock(&c->lock);
+	map = off + len <= c->mapped && (b->touched || b->rd >= c->block);
+	b->rd += len;
+	if (map)
+		b->touched = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (!map)
+		return io_all(slot_fd(c, b), buf, len, off, 0);
+	memcpy(buf, c->map[b->slot % NFILES] + off, len);
+	return 0;
+}
+
 int bs_blockcache_read(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 		       void *buf, size_t in, size_t len)
 {
@@ -358,7 +419,7 @@ int bs_blockcache_read(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 
 	if (!bs_blockcache_pin(c, key, idx, in, len, &p))
 		return 0;
-	rc = io_all(p.fd, buf, len, p.off, 0);
+	rc = copy_out(c, p.pin, in, buf, len);
 	bs_blockcache_unpin(c, p.pin);
 	return rc == 0;
 }
@@ -397,7 +458,7 @@ int bs_blockcache_slot_read(struct bs_blockcache *c, struct bs_block *b,
 {
 	if (in > c->block || len > c->block - in)
 		return -EINVAL;
-	return io_all(slot_fd(c, b), buf, len, slot_off(c, b) + in, 0);
+	return copy_out(c, b, in, buf, len);
 }
 
 void bs_blockcache_slot_free(struct bs_blockcache *c, struct bs_block *b)
