@@ -509,6 +509,7 @@ void bs_blockcache_get_stats(struct bs_blockcache *c,
 {
 	pthread_mutex_lock(&c->lock);
 	*st = c->st;
+	st->cap = c->cap;
 	pthread_mutex_unlock(&c->lock);
 }
 

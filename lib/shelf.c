@@ -13,6 +13,7 @@
 
 #include <bootshelf/bootgen.h>
 #include <bootshelf/isoindex.h>
+#include <bootshelf/remote.h>
 #include <bootshelf/vtree.h>
 
 static uint64_t now_ms(void)
@@ -160,6 +161,25 @@ int bs_shelf_poll(struct bs_shelf *s, uint64_t *wait_ms)
 	return rc;
 }
 
+/* The remote block cache, once a remote ISO made it: shared memory
+ * (memfds), so not in the daemon's resident set. */
+static void status_block_cache(struct bs_text *o)
+{
+	struct bs_blockcache *bc = bs_remote_cache_made();
+	struct bs_blockcache_stats st;
+
+	if (!bc)
+		return;
+	bs_blockcache_get_stats(bc, &st);
+	bs_text_add(o, "block_cache_bytes: %llu\nblock_cache_cap_bytes: %llu\n"
+		    "block_cache_hits: %llu\nblock_cache_misses: %llu\n"
+		    "block_cache_evictions: %llu\n",
+		    (unsigned long long)st.bytes, (unsigned long long)st.cap,
+		    (unsigned long long)st.hits,
+		    (unsigned long long)st.misses,
+		    (unsigned long long)st.evictions);
+}
+
 /*
  * What the snapshot holds in memory: its own nodes, names and generated
  * text, and the ISO indexes it uses (an index shared by two entries
@@ -188,6 +208,7 @@ static void status_memory(struct bs_text *o, const struct bs_vtree *t)
 		    t->cat->nhosts ? t->mem_hosts / t->cat->nhosts : 0);
 	bs_text_add(o, "memory_per_iso_bytes: %zu\n",
 		    nidx ? (t->mem_entries + idx) / nidx : 0);
+	status_block_cache(o);
 }
 
 char *bs_shelf_status(struct bs_shelf *s)

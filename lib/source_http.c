@@ -87,7 +87,9 @@ static void global_init(void)
 		curl_share_setopt(share, CURLSHOPT_SHARE,
 				  CURL_LOCK_DATA_SSL_SESSION);
 	}
-	default_cache = bs_blockcache_new(BS_BLOCK_SIZE, DEFAULT_CACHE);
+	__atomic_store_n(&default_cache,
+			 bs_blockcache_new(BS_BLOCK_SIZE, DEFAULT_CACHE),
+			 __ATOMIC_RELEASE);
 	if (!default_cache)
 		init_rc = -ENOMEM;
 }
@@ -1353,6 +1355,11 @@ struct bs_blockcache *bs_remote_cache(void)
 {
 	pthread_once(&once, global_init);
 	return default_cache;
+}
+
+struct bs_blockcache *bs_remote_cache_made(void)
+{
+	return __atomic_load_n(&default_cache, __ATOMIC_ACQUIRE);
 }
 
 int bs_remote_stale(const struct bs_source *s)

@@ -41,6 +41,7 @@ struct bs_block;
 struct bs_blockcache_stats {
 	uint64_t hits, misses, inserts, evictions;
 	uint64_t bytes, blocks;		/* cached now */
+	uint64_t cap;			/* most bytes kept */
 };
 
 /**
@@ -100,6 +101,8 @@ void bs_blockcache_set_cap(struct bs_blockcache *c, uint64_t cap);
 /* The process-wide block cache used when bs_remote_opts.cache is NULL
  * (64 MiB until resized); NULL if it could not be made.  Never freed. */
 struct bs_blockcache *bs_remote_cache(void);
+/* The same, or NULL while no remote source made it (never makes it). */
+struct bs_blockcache *bs_remote_cache_made(void);
 
 /* ---- remote sources ---------------------------------------------------- */
 

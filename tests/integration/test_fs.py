@@ -186,6 +186,8 @@ def test_status_file(mnt):
     text = read(os.path.join(mnt.mnt, ".bootshelf", "status")).decode()
     assert "[iso fed]" in text
     assert "state: ok" in text
+    # no remote ISO: no block cache made, none reported
+    assert "block_cache_bytes" not in text
 
 
 def test_process_name(mnt):

@@ -156,6 +156,10 @@ def test_small_cache_readers_spliced(tmp_path):
         st = status_counts(m)
         assert int(st["read_requests"]) > 0
         assert int(st["read_copies"]) == 0, st
+        assert int(st["block_cache_cap_bytes"]) == 2 * MiB
+        assert 0 < int(st["block_cache_bytes"]) <= 2 * MiB
+        assert int(st["block_cache_evictions"]) > 0
+        assert int(st["block_cache_misses"]) > 0
     finally:
         bad = fs.bad_log_lines()
         assert fs.close() == 0
