@@ -830,6 +830,39 @@ static int source_shrunk(const struct bs_extent *ext, size_t n)
 	return 0;
 }
 
+/* Buffers for a file, bytes or zero extent from bv->buf[nb] on, as many
+ * as fit: @ret buffers in use, *@left what did not fit. */
+static size_t add_bufs(struct fuse_bufvec *bv, size_t nb,
+		       const struct bs_extent *e, uint64_t *left)
+{
+	uint64_t pos = e->off;
+
+	while (*left && nb < READ_MAX_BUFS) {
+		struct fuse_buf *fb = &bv->buf[nb++];
+		size_t n = *left > SIZE_MAX ? SIZE_MAX : (size_t)*left;
+
+		switch (e->kind) {
+		case BS_SEG_SOURCE:
+			fb->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+			fb->fd = e->fd;
+			fb->pos = (off_t)pos;
+			break;
+		case BS_SEG_BYTES:
+			fb->mem = (void *)(uintptr_t)e->bytes;
+			break;
+		case BS_SEG_ZERO:
+			if (n > ZERO_LEN)
+				n = ZERO_LEN;
+			fb->mem = zero_page;
+			break;
+		}
+		fb->size = n;
+		*left -= n;
+		pos += n;
+	}
+	return nb;
+}
+
 static void unpin_all(struct bs_piece *pc, struct bs_source **src, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -903,30 +936,8 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 				psrc[npc++] = ext[i].src;
 			}
 			left -= (uint64_t)r;
-		}
-		while (left && nb < READ_MAX_BUFS &&
-		       !(ext[i].kind == BS_SEG_SOURCE && ext[i].fd < 0)) {
-			struct fuse_buf *fb = &bv->buf[nb++];
-			size_t n = left > SIZE_MAX ? SIZE_MAX : (size_t)left;
-
-			switch (ext[i].kind) {
-			case BS_SEG_SOURCE:
-				fb->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-				fb->fd = ext[i].fd;
-				fb->pos = (off_t)pos;
-				break;
-			case BS_SEG_BYTES:
-				fb->mem = (void *)(uintptr_t)ext[i].bytes;
-				break;
-			case BS_SEG_ZERO:
-				if (n > ZERO_LEN)
-					n = ZERO_LEN;
-				fb->mem = zero_page;
-				break;
-			}
-			fb->size = n;
-			left -= n;
-			pos += n;
+		} else {
+			nb = add_bufs(bv, nb, &ext[i], &left);
 		}
 		if (left) {
 			/* out of buffers (many short segments or pieces) */

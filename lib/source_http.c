@@ -992,9 +992,9 @@ static int sink_cached(struct hsrc *h, struct sink *k, size_t done,
  * but not the lock: while a reader holds one, no slot changes hands.
  */
 static size_t job_copy(struct hsrc *h, struct job *j, struct sink *k,
-		       size_t done, uint64_t off, size_t len)
+		       uint64_t off, size_t len)
 {
-	size_t B = h->block, end = done + len;
+	size_t B = h->block, done = 0, end = len;
 
 	while (done < end) {
 		uint64_t pos = off + done;
@@ -1086,7 +1086,7 @@ wait:
 		return -EIO;	/* the job's thread logged why */
 	}
 	pthread_mutex_unlock(&h->lock);
-	done = want > off ? job_copy(h, j, k, 0, off, (size_t)(want - off)) :
+	done = want > off ? job_copy(h, j, k, off, (size_t)(want - off)) :
 			    0;
 	pthread_mutex_lock(&h->lock);
 	job_put(j);
