@@ -42,7 +42,8 @@
 #define FETCH_MAX	16		/* blocks a random read asks for */
 #define RA_MAX		64		/* blocks per read-ahead request */
 #define JOBS_MAX	6		/* requests in flight per source */
-#define JOBS_RA		2		/* of which read-ahead */
+#define JOBS_RA		2		/* of which read-ahead, per stream */
+#define STREAMS		4		/* sequential readers followed */
 #define DEFAULT_CACHE	(64ull << 20)
 #define HDR_MAX		256
 
@@ -574,6 +575,15 @@ struct job {
 	int refs;		/* the thread, and readers waiting */
 };
 
+/* One sequential reader of a source: several clients may stream one ISO
+ * at once (an initrd and a root image, say), each with its window. */
+struct stream {
+	uint64_t next_off;	/* where it reads next */
+	uint64_t ra;		/* read-ahead now, bytes (0: not a stream) */
+	uint64_t front;		/* end of the read-ahead fetched so far */
+	uint64_t used;		/* h->tick of its last read */
+};
+
 struct hsrc {
 	struct target t;
 	char *etag;		/* as sent by the server, or NULL */
@@ -589,9 +599,8 @@ struct hsrc {
 	struct job *jobs;	/* running */
 	int nrun;		/* jobs whose thread has not ended */
 	int closing;		/* the source is being freed */
-	uint64_t next_off;	/* where a sequential reader reads next */
-	uint64_t ra;		/* read-ahead now, bytes */
-	uint64_t front;		/* end of the read-ahead fetched so far */
+	struct stream streams[STREAMS];	/* sequential readers seen */
+	uint64_t tick;		/* for the least recently used stream */
 	char lasterr[BS_ERRMSG_MAX];	/* last failure logged */
 	int stale;			/* atomic: version gone */
 	struct bs_remote_stats st;	/* atomic counters */
@@ -906,50 +915,76 @@ static struct job *job_start(struct hsrc *h, uint64_t b, size_t n, int hold)
 }
 
 /*
- * Note a read of [off, off+len) and keep a sequential reader's
- * read-ahead going: up to h->ra beyond it is fetched, in ranges of at
- * least half that, so one request follows the other without a gap while
- * the reader copies.  Caller holds h->lock.
+ * The stream a read of [off, off+len) continues, or NULL after making it
+ * the start of a new one in the least recently used slot.  FUSE hands
+ * reads to several threads, so they come a little out of order: near the
+ * furthest one counts, and one that comes late is still part of the
+ * stream if the window covered it (else every late read would restart
+ * the window at one block).  Caller holds h->lock.
+ */
+static struct stream *stream_of(struct hsrc *h, uint64_t off, size_t len)
+{
+	uint64_t end = off + len, slack = 2 * h->block;
+	struct stream *s, *old = &h->streams[0];
+
+	h->tick++;
+	for (s = h->streams; s < h->streams + STREAMS; s++) {
+		if (s->used && off + slack + s->ra >= s->next_off &&
+		    off <= s->next_off + slack) {
+			if (end > s->next_off)
+				s->next_off = end;
+			s->used = h->tick;
+			return s;
+		}
+		if (s->used < old->used)
+			old = s;
+	}
+	old->next_off = end;
+	old->ra = 0;
+	old->front = 0;
+	old->used = h->tick;
+	return NULL;
+}
+
+/*
+ * Note a read of [off, off+len) and keep its stream's read-ahead going:
+ * up to s->ra beyond it is fetched, in ranges of at least half that, so
+ * one request follows the other without a gap while the reader copies.
+ * Caller holds h->lock.
  */
 static void read_ahead(struct hsrc *h, uint64_t off, size_t len)
 {
-	uint64_t B = h->block, end = off + len, target, slack;
+	uint64_t B = h->block, end = off + len, target;
+	struct stream *s = stream_of(h, off, len);
+	int nstreams = 0;
 	size_t n;
-	int seq;
 
-	/* FUSE hands reads to several threads, so they come a little out
-	 * of order: near the furthest one counts, and one that comes late
-	 * is still part of the stream if the window covered it (else every
-	 * late read would restart the window at one block) */
-	slack = 2 * B;
-	seq = off + slack + h->ra >= h->next_off &&
-	      off <= h->next_off + slack;
-	if (!seq || end > h->next_off)
-		h->next_off = end;
-	if (!seq) {
-		h->ra = 0;
-		h->front = 0;
+	if (!s)
 		return;
+	for (int i = 0; i < STREAMS; i++)
+		nstreams += h->streams[i].ra != 0;
+	if (!s->ra) {
+		s->ra = B;
+		nstreams++;
 	}
-	if (!h->ra)
-		h->ra = B;
-	if (h->front < off)
-		h->front = off / B * B;
-	target = end + h->ra;
+	if (s->front < off)
+		s->front = off / B * B;
+	target = end + s->ra;
 	if (target > h->size)
 		target = h->size;
 	/* one range at a time ahead of the one being read */
-	for (int i = 0; i < 4 && h->front < target &&
-	     (h->front < end || target - h->front >= h->ra / 2 ||
-	      target == h->size) && h->nrun < JOBS_RA; i++) {
-		uint64_t b = h->front / B;
+	for (int i = 0; i < 4 && s->front < target &&
+	     (s->front < end || target - s->front >= s->ra / 2 ||
+	      target == h->size) && h->nrun < JOBS_RA * nstreams &&
+	     h->nrun < JOBS_MAX; i++) {
+		uint64_t b = s->front / B;
 		struct job *j = job_find(h, b);
 		if (j) {
-			h->front = j->end;
+			s->front = j->end;
 			continue;
 		}
 		if (bs_blockcache_has(h->cache, h->key, b)) {
-			h->front = (b + 1) * B;
+			s->front = (b + 1) * B;
 			continue;
 		}
 		n = missing_run(h, b, (size_t)((target - b * B + B - 1) / B));
@@ -957,9 +992,9 @@ static void read_ahead(struct hsrc *h, uint64_t off, size_t len)
 			n = RA_MAX;
 		if (!job_start(h, b, n, 0))
 			return;
-		h->front = (b + n) * B < h->size ? (b + n) * B : h->size;
+		s->front = (b + n) * B < h->size ? (b + n) * B : h->size;
 		/* the window doubles with every request it takes */
-		h->ra = h->ra * 2 < h->t.o.readahead ? h->ra * 2 :
+		s->ra = s->ra * 2 < h->t.o.readahead ? s->ra * 2 :
 			h->t.o.readahead;
 	}
 }

@@ -8,6 +8,7 @@ import errno
 import mmap
 import os
 import shutil
+import subprocess
 import threading
 import time
 
@@ -160,6 +161,68 @@ def test_small_cache_readers_spliced(tmp_path):
         assert 0 < int(st["block_cache_bytes"]) <= 2 * MiB
         assert int(st["block_cache_evictions"]) > 0
         assert int(st["block_cache_misses"]) > 0
+    finally:
+        bad = fs.bad_log_lines()
+        assert fs.close() == 0
+        ng.close()
+    assert not bad, bad
+
+
+def test_two_streams_keep_their_read_ahead(tmp_path):
+    """Two clients reading two files of one remote ISO at the same time
+    (an initrd and the root image, say) are two sequential streams: each
+    keeps its own read-ahead window, so the server sees a few large
+    ranges, not a small request per READ as the two reset one shared
+    window."""
+    d = str(tmp_path)
+    ref = fsutil.make_iso(d, "t", 11, kernel=MiB, initrd=24 * MiB,
+                          squash=24 * MiB)
+    ng = Nginx(tmp_path / "nginx")
+    shutil.copy2(ref["iso"], os.path.join(ng.www, "t.iso"))
+    cat = os.path.join(d, "catalog.conf")
+    remote_catalog(cat, [("t", "url", ng.url + "/t.iso")],
+                   "cache = %s\n" % os.path.join(d, "cache"))
+    subprocess.run([fsutil.binpath("bootshelf"), "-c", cat, "ls", "boot"],
+                   check=True, stdout=subprocess.DEVNULL, timeout=60)
+    m = os.path.join(d, "mnt")
+    os.mkdir(m)
+    fs = FsMount(cat, m)
+    try:
+        ng.clear_log()
+        want = {"initrd": fsutil.expected_initrd(ref),
+                "iso/LiveOS/squashfs.img":
+                    ref["files"]["LiveOS/squashfs.img"]}
+        got, errors = {}, []
+        barrier = threading.Barrier(len(want))
+
+        def reader(name):
+            try:
+                out = []
+                with open(os.path.join(m, "boot", "t", name), "rb",
+                          buffering=0) as f:
+                    barrier.wait(10)
+                    while True:
+                        c = f.read(128 * 1024)
+                        if not c:
+                            break
+                        out.append(c)
+                got[name] = b"".join(out)
+            except (OSError, threading.BrokenBarrierError) as e:
+                errors.append("%s: %s" % (name, e))
+
+        ts = [threading.Thread(target=reader, args=(n,)) for n in want]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        assert not errors, errors
+        for n in want:
+            assert got[n] == want[n], n
+        ng.settle()
+        gets = [e for e in ng.log() if e[0] == "GET"]
+        # 48 MiB in two streams: windows of up to 8 MiB make about a
+        # dozen ranges; one shared window made a request per READ
+        assert len(gets) <= 24, (len(gets), [e[4] for e in gets])
     finally:
         bad = fs.bad_log_lines()
         assert fs.close() == 0
