@@ -3,15 +3,15 @@
  * objects.  One mutex guards the hash table, the LRU list and the slots;
  * data is copied in and out with pwrite/pread outside it, under a pin.
  *
- * The bytes live in memfds (one slot of a file per block), not in
- * mapped memory.  The kernel copies into and out of it (pwrite from the
- * fetch buffer, pread or splice to a reader), so no page is ever first
- * touched from user space: fresh anonymous memory cost more than the
- * network for a cold read (zeroing every page, and on virtual machines
- * that hand free memory back to their host, a fault in the host per
- * page), while a full-page write to a memfd needs no zeroing at all.  A
- * splice from the memfd also lets bootshelf-fs answer a READ with no copy
- * through its own memory.  Freed slots are reused first (their pages are
+ * The bytes live in memfds (one slot of a file per block), written by
+ * the kernel (pwrite from the fetch buffer) and read by it (pread, or a
+ * splice to a reader), so a fresh page is never first touched from user
+ * space: fresh anonymous memory cost more than the network for a cold
+ * read (zeroing every page, and on virtual machines whose host builds
+ * user mappings lazily, a fault in the host per page), while a
+ * full-page write to a memfd needs no zeroing at all.  A splice from the
+ * memfd also lets bootshelf-fs answer a READ with no copy through its own
+ * memory.  Freed slots are reused first (their pages are
  * already there); slots beyond the cap's worth are punched out.  Blocks
  * read again are copied through a read-only mapping of the files (see
  * copy_out()).
