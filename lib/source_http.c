@@ -88,11 +88,12 @@ static void global_init(void)
 		curl_share_setopt(share, CURLSHOPT_SHARE,
 				  CURL_LOCK_DATA_SSL_SESSION);
 	}
+	errno = 0;
 	__atomic_store_n(&default_cache,
 			 bs_blockcache_new(BS_BLOCK_SIZE, DEFAULT_CACHE),
 			 __ATOMIC_RELEASE);
 	if (!default_cache)
-		init_rc = -ENOMEM;
+		init_rc = errno ? -errno : -ENOMEM;
 }
 
 static CURL *handle_get(void)
@@ -1328,8 +1329,9 @@ int bs_source_open_url(const char *url, const struct bs_remote_opts *o,
 	*out = NULL;
 	pthread_once(&once, global_init);
 	if (init_rc < 0)
-		return bs_error_set(err, init_rc, "libcurl: initialisation "
-				    "failed");
+		return bs_error_set(err, init_rc, "remote ISOs: setting up "
+				    "libcurl and the block cache failed: %s",
+				    strerror(-init_rc));
 	if (!o) {
 		bs_remote_opts_default(&def);
 		o = &def;
