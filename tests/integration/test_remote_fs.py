@@ -4,6 +4,7 @@ readers agree also while a tiny cache evicts the blocks they are being
 answered from, and a file held open
 while the object is replaced and the tree reloaded reads the old bytes
 or EIO, never a mix, while new opens see the new version."""
+import contextlib
 import errno
 import mmap
 import os
@@ -93,25 +94,41 @@ def status_counts(mnt):
                                   if ": " in line)}
 
 
+@contextlib.contextmanager
+def remote_mount(tmp_path, name, seed, server_extra="", **sizes):
+    """A fresh ISO NAME on a test nginx, its catalog indexed, mounted:
+    yields (ref, nginx, mountpoint); the daemon must log nothing bad."""
+    d = str(tmp_path)
+    ref = fsutil.make_iso(d, name, seed, **sizes)
+    ng = Nginx(tmp_path / "nginx")
+    shutil.copy2(ref["iso"], os.path.join(ng.www, name + ".iso"))
+    cat = os.path.join(d, "catalog.conf")
+    remote_catalog(cat, [(name, "url", ng.url + "/%s.iso" % name)],
+                   "cache = %s\n%s" % (os.path.join(d, "cache"),
+                                       server_extra))
+    subprocess.run([fsutil.binpath("bootshelf"), "-c", cat, "ls", "boot"],
+                   check=True, stdout=subprocess.DEVNULL, timeout=60)
+    m = os.path.join(d, "mnt")
+    os.mkdir(m)
+    fs = FsMount(cat, m)
+    try:
+        yield ref, ng, m
+    finally:
+        bad = fs.bad_log_lines()
+        rc = fs.close()
+        ng.close()
+    assert rc == 0
+    assert not bad, bad
+
+
 def test_small_cache_readers_spliced(tmp_path):
     """A 2 MiB block cache under 6 parallel readers of the ISO and of a
     file in it: blocks replies are being spliced from are evicted and
     their slots wanted again all the time; pinned blocks must keep their
     bytes.  The READs are answered from the cache's pieces, not
     copied."""
-    d = str(tmp_path)
-    ref = fsutil.make_iso(d, "s", 7, kernel=MiB + 1, initrd=2 * MiB + 9,
-                          squash=9 * MiB)
-    ng = Nginx(tmp_path / "nginx")
-    shutil.copy2(ref["iso"], os.path.join(ng.www, "s.iso"))
-    cat = os.path.join(d, "catalog.conf")
-    remote_catalog(cat, [("s", "url", ng.url + "/s.iso")],
-                   "cache = %s\ncache_size = 2M\n" %
-                   os.path.join(d, "cache"))
-    m = os.path.join(d, "mnt")
-    os.mkdir(m)
-    fs = FsMount(cat, m)
-    try:
+    with remote_mount(tmp_path, "s", 7, "cache_size = 2M\n", kernel=MiB + 1,
+                      initrd=2 * MiB + 9, squash=9 * MiB) as (ref, ng, m):
         iso = read(ref["iso"])
         path = os.path.join(m, "boot", "s", "s.iso")
         errors = []
@@ -161,11 +178,6 @@ def test_small_cache_readers_spliced(tmp_path):
         assert 0 < int(st["block_cache_bytes"]) <= 2 * MiB
         assert int(st["block_cache_evictions"]) > 0
         assert int(st["block_cache_misses"]) > 0
-    finally:
-        bad = fs.bad_log_lines()
-        assert fs.close() == 0
-        ng.close()
-    assert not bad, bad
 
 
 def test_two_streams_keep_their_read_ahead(tmp_path):
@@ -174,20 +186,8 @@ def test_two_streams_keep_their_read_ahead(tmp_path):
     keeps its own read-ahead window, so the server sees a few large
     ranges, not a small request per READ as the two reset one shared
     window."""
-    d = str(tmp_path)
-    ref = fsutil.make_iso(d, "t", 11, kernel=MiB, initrd=24 * MiB,
-                          squash=24 * MiB)
-    ng = Nginx(tmp_path / "nginx")
-    shutil.copy2(ref["iso"], os.path.join(ng.www, "t.iso"))
-    cat = os.path.join(d, "catalog.conf")
-    remote_catalog(cat, [("t", "url", ng.url + "/t.iso")],
-                   "cache = %s\n" % os.path.join(d, "cache"))
-    subprocess.run([fsutil.binpath("bootshelf"), "-c", cat, "ls", "boot"],
-                   check=True, stdout=subprocess.DEVNULL, timeout=60)
-    m = os.path.join(d, "mnt")
-    os.mkdir(m)
-    fs = FsMount(cat, m)
-    try:
+    with remote_mount(tmp_path, "t", 11, kernel=MiB, initrd=24 * MiB,
+                      squash=24 * MiB) as (ref, ng, m):
         ng.clear_log()
         want = {"initrd": fsutil.expected_initrd(ref),
                 "iso/LiveOS/squashfs.img":
@@ -223,11 +223,6 @@ def test_two_streams_keep_their_read_ahead(tmp_path):
         # 48 MiB in two streams: windows of up to 8 MiB make about a
         # dozen ranges; one shared window made a request per READ
         assert len(gets) <= 24, (len(gets), [e[4] for e in gets])
-    finally:
-        bad = fs.bad_log_lines()
-        assert fs.close() == 0
-        ng.close()
-    assert not bad, bad
 
 
 def test_replaced_object_reload(setup):
