@@ -157,7 +157,9 @@ tree_rss() {
 
 now() { date +%s.%N; }
 
-# One transfer of srv/big; prints MB/s.  $1 netns ("" root), $2 addr,
+# One transfer of srv/big; prints MB/s (to 3 decimals: lock-step over
+# the delay line runs at about 1.2 MB/s, and ratios of figures rounded to
+# one decimal were off by up to 8%).  $1 netns ("" root), $2 addr,
 # $3 windowsize (1 = no option).
 single() {
 	local nsx="" opt=() t0 t1
@@ -169,7 +171,7 @@ single() {
 	t1=$(now)
 	cmp -s "$work/out" "$work/srv/big" || { echo "CORRUPT"; return; }
 	rm -f "$work/out"
-	awk -v s=$((MIB << 20)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", s/(b-a)/1e6}'
+	awk -v s=$((MIB << 20)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", s/(b-a)/1e6}'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 > 0) printf "%.2fx", a/b; else print "n/a" }'; }
@@ -232,7 +234,7 @@ for srv in ours hpa; do
 	t1=$(now)
 	for p in $cpids; do wait "$p" 2>/dev/null || true; done
 	fails=$(cat "$work/storm-$srv"/* | grep -vc '^0$' || true)
-	R[$srv,storm]=$(awk -v s=$((STORM * (STORM_MIB << 20))) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", s/(b-a)/1e6}')
+	R[$srv,storm]=$(awk -v s=$((STORM * (STORM_MIB << 20))) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", s/(b-a)/1e6}')
 	R[$srv,stormfail]=$fails
 	R[$srv,stormrss]=$((peak / 1024))
 	if [ "$srv" = ours ]; then
