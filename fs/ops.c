@@ -40,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -553,7 +552,6 @@ static pthread_mutex_t warned_lock = PTHREAD_MUTEX_INITIALIZER;
  * An ISO rewritten in place (same inode, new size or mtime) cannot be
  * pinned: readers of the old snapshot now get a mix of bytes.  Detect it
  * cheaply, warn once, and reload so new opens see the new content.
- * At open (@opening) also hint sequential reading to the sources.
  */
 void bsfs_check_source(const struct bs_source *s)
 {
@@ -582,6 +580,8 @@ void bsfs_check_source(const struct bs_source *s)
 	}
 }
 
+/* bsfs_check_source() for each local source of @b; at open (@opening)
+ * also hint sequential reading to them. */
 static void check_rewrite(const struct bs_blob *b, int opening)
 {
 	const struct bs_source *seen[4];
@@ -721,61 +721,8 @@ union read_vec {
 /*
  * A read crossing more pieces than one reply carries (many small inline
  * pieces, or a remote ISO's blocks), or from a source that can neither be
- * spliced nor pinned, is copied through a buffer; this is rare.  Each
- * request thread keeps its buffer: a fresh one per READ cost a page
- * fault per 4 KiB.
+ * spliced nor pinned, is copied through a buffer; this is rare.
  */
-struct copy_buf {
-	void *p;
-	size_t cap;
-};
-static pthread_key_t copy_key;
-static pthread_once_t copy_once = PTHREAD_ONCE_INIT;
-
-static void copy_buf_free(void *v)
-{
-	struct copy_buf *c = v;
-
-	munmap(c->p, c->cap);
-	free(c);
-}
-
-static void copy_key_make(void)
-{
-	if (pthread_key_create(&copy_key, copy_buf_free) != 0)
-		copy_key = (pthread_key_t)-1;
-}
-
-/* @size bytes of this thread's buffer, or NULL. */
-static void *copy_buf_get(size_t size)
-{
-	struct copy_buf *c;
-	size_t cap = (size + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-	void *p;
-
-	pthread_once(&copy_once, copy_key_make);
-	if (copy_key == (pthread_key_t)-1)
-		return NULL;
-	c = pthread_getspecific(copy_key);
-	if (c && c->cap >= size)
-		return c->p;
-	p = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, cap, MADV_HUGEPAGE);
-	if (!c && !(c = calloc(1, sizeof(*c)))) {
-		munmap(p, cap);
-		return NULL;
-	}
-	if (c->p)
-		munmap(c->p, c->cap);
-	c->p = p;
-	c->cap = cap;
-	pthread_setspecific(copy_key, c);
-	return p;
-}
-
 static void read_copy(fuse_req_t req, const struct bs_blob *b, size_t size,
 		      off_t off)
 {
@@ -785,7 +732,7 @@ static void read_copy(fuse_req_t req, const struct bs_blob *b, size_t size,
 	__atomic_add_fetch(&counters.read_copies, 1, __ATOMIC_RELAXED);
 	if ((uint64_t)off + size > b->size)
 		size = (size_t)(b->size - (uint64_t)off);
-	buf = copy_buf_get(size ? size : 1);
+	buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -795,6 +742,7 @@ static void read_copy(fuse_req_t req, const struct bs_blob *b, size_t size,
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
 }
 
 /*
@@ -830,8 +778,9 @@ static int source_shrunk(const struct bs_extent *ext, size_t n)
 	return 0;
 }
 
-/* Buffers for a file, bytes or zero extent from bv->buf[nb] on, as many
- * as fit: @ret buffers in use, *@left what did not fit. */
+/* Buffers for a file (or pinned piece), bytes or zero extent from
+ * bv->buf[nb] on, as many as fit: @ret buffers in use, *@left what did
+ * not fit. */
 static size_t add_bufs(struct fuse_bufvec *bv, size_t nb,
 		       const struct bs_extent *e, uint64_t *left)
 {
@@ -927,12 +876,13 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 				return;
 			}
 			for (size_t q = 0; q < k; q++) {
-				struct fuse_buf *fb = &bv->buf[nb++];
+				struct bs_extent pe = {
+					.kind = BS_SEG_SOURCE,
+					.len = pc[npc].len, .fd = pc[npc].fd,
+					.off = pc[npc].off };
+				uint64_t rest = pe.len;	/* fits: max above */
 
-				fb->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-				fb->fd = pc[npc].fd;
-				fb->pos = (off_t)pc[npc].off;
-				fb->size = pc[npc].len;
+				nb = add_bufs(bv, nb, &pe, &rest);
 				psrc[npc++] = ext[i].src;
 			}
 			left -= (uint64_t)r;

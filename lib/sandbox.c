@@ -218,7 +218,7 @@ static const char *const allow_any[] = {
 	"exit_group", "getrandom",
 	/* the remote block cache: memfds, written and punched; no path
 	 * opened for writing is reachable (open modes, Landlock) */
-	"memfd_create", "pwrite64", "ftruncate", "fallocate", "splice",
+	"memfd_create", "pwrite64", "ftruncate", "fallocate",
 	/* files: reloads read the catalog, drop-ins and ISOs */
 	"openat2", "fstat", "newfstatat", "statx", "stat", "lstat",
 	"lseek", "getdents64", "getdents", "fadvise64", "readlink",
