@@ -27,11 +27,11 @@
 
 #include <bootshelf/remote.h>
 
-/* One slot of the memfd and the block it holds. */
+/* One slot of a memfd and the block it holds. */
 struct bs_block {
 	uint64_t key, idx;
 	size_t len;
-	size_t slot;			/* bytes at slot * block in the file */
+	size_t slot;			/* see slot_fd(), slot_off() */
 	struct bs_block *hnext;		/* hash chain */
 	struct bs_block *prev, *next;	/* LRU (head most recent); next
 					   also links the free lists */
@@ -322,29 +322,45 @@ static void insert(struct bs_blockcache *c, struct bs_block *b)
 	}
 }
 
+/* @p for [in, in+len) of pinned @b. */
+static void piece(const struct bs_blockcache *c, struct bs_block *b,
+		  size_t in, size_t len, struct bs_piece *p)
+{
+	p->fd = slot_fd(c, b);
+	p->off = slot_off(c, b) + in;
+	p->len = len;
+	p->pin = b;
+}
+
+/* Block (key, idx) if it holds [in, in+len), pinned and made the most
+ * recently used, or NULL (caller holds c->lock). */
+static struct bs_block *find_pin(struct bs_blockcache *c, uint64_t key,
+				 uint64_t idx, size_t in, size_t len)
+{
+	struct bs_block *b = find(c, key, idx);
+
+	if (!b || in > b->len || len > b->len - in) {
+		c->st.misses++;
+		return NULL;
+	}
+	b->pins++;
+	lru_unlink(c, b);
+	lru_push(c, b);
+	c->st.hits++;
+	return b;
+}
+
 int bs_blockcache_pin(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 		      size_t in, size_t len, struct bs_piece *p)
 {
 	struct bs_block *b;
-	int hit = 0;
 
 	pthread_mutex_lock(&c->lock);
-	b = find(c, key, idx);
-	if (b && in <= b->len && len <= b->len - in) {
-		b->pins++;
-		lru_unlink(c, b);
-		lru_push(c, b);
-		hit = 1;
-		c->st.hits++;
-		p->fd = slot_fd(c, b);
-		p->off = slot_off(c, b) + in;
-		p->len = len;
-		p->pin = b;
-	} else {
-		c->st.misses++;
-	}
+	b = find_pin(c, key, idx, in, len);
 	pthread_mutex_unlock(&c->lock);
-	return hit;
+	if (b)
+		piece(c, b, in, len, p);
+	return b != NULL;
 }
 
 void bs_blockcache_pin_slot(struct bs_blockcache *c, struct bs_block *b,
@@ -353,10 +369,7 @@ void bs_blockcache_pin_slot(struct bs_blockcache *c, struct bs_block *b,
 	pthread_mutex_lock(&c->lock);
 	b->pins++;
 	pthread_mutex_unlock(&c->lock);
-	p->fd = slot_fd(c, b);
-	p->off = slot_off(c, b) + in;
-	p->len = len;
-	p->pin = b;
+	piece(c, b, in, len, p);
 }
 
 void bs_blockcache_unpin(struct bs_blockcache *c, struct bs_block *b)
@@ -387,24 +400,31 @@ static int io_all(int fd, void *buf, size_t len, uint64_t off, int wr)
 }
 
 /*
- * Copy out of a pinned block: through the mapping once its slot's pages
- * were touched there or the block is read again, a block's worth of
- * bytes read before (from then on a plain copy, the cheapest), else with
- * pread.  The first touch of a page through a mapping is what costs
- * most, and a block read once, as a stream reads it, never needs it.
+ * How to copy [in, in+len) out of pinned @b (caller holds c->lock):
+ * through the mapping (1) once its slot's pages were touched there or
+ * the block is read again, a block's worth of bytes read before (from
+ * then on a plain copy, the cheapest), else with pread (0).  The first
+ * touch of a page through a mapping is what costs most, and a block read
+ * once, as a stream reads it, never needs it.
  */
-static int copy_out(struct bs_blockcache *c, struct bs_block *b, size_t in,
-		    void *buf, size_t len)
+static int via_map(struct bs_blockcache *c, struct bs_block *b, size_t in,
+		   size_t len)
 {
-	uint64_t off = slot_off(c, b) + in;
-	int map;
+	int map = slot_off(c, b) + in + len <= c->mapped &&
+		  (b->touched || b->rd >= c->block);
 
-	pthread_mutex_lock(&c->lock);
-	map = off + len <= c->mapped && (b->touched || b->rd >= c->block);
 	b->rd += len;
 	if (map)
 		b->touched = 1;
-	pthread_mutex_unlock(&c->lock);
+	return map;
+}
+
+/* Copy out of pinned @b, as via_map() chose: 0 or -errno. */
+static int copy_out(struct bs_blockcache *c, struct bs_block *b, size_t in,
+		    void *buf, size_t len, int map)
+{
+	uint64_t off = slot_off(c, b) + in;
+
 	if (!map)
 		return io_all(slot_fd(c, b), buf, len, off, 0);
 	memcpy(buf, c->map[b->slot % NFILES] + off, len);
@@ -414,13 +434,17 @@ static int copy_out(struct bs_blockcache *c, struct bs_block *b, size_t in,
 int bs_blockcache_read(struct bs_blockcache *c, uint64_t key, uint64_t idx,
 		       void *buf, size_t in, size_t len)
 {
-	struct bs_piece p;
-	int rc;
+	struct bs_block *b;
+	int map = 0, rc;
 
-	if (!bs_blockcache_pin(c, key, idx, in, len, &p))
+	pthread_mutex_lock(&c->lock);
+	if ((b = find_pin(c, key, idx, in, len)))
+		map = via_map(c, b, in, len);
+	pthread_mutex_unlock(&c->lock);
+	if (!b)
 		return 0;
-	rc = copy_out(c, p.pin, in, buf, len);
-	bs_blockcache_unpin(c, p.pin);
+	rc = copy_out(c, b, in, buf, len, map);
+	bs_blockcache_unpin(c, b);
 	return rc == 0;
 }
 
@@ -456,9 +480,14 @@ int bs_blockcache_slot_write(struct bs_blockcache *c, struct bs_block *b,
 int bs_blockcache_slot_read(struct bs_blockcache *c, struct bs_block *b,
 			    size_t in, void *buf, size_t len)
 {
+	int map;
+
 	if (in > c->block || len > c->block - in)
 		return -EINVAL;
-	return copy_out(c, b, in, buf, len);
+	pthread_mutex_lock(&c->lock);
+	map = via_map(c, b, in, len);
+	pthread_mutex_unlock(&c->lock);
+	return copy_out(c, b, in, buf, len, map);
 }
 
 void bs_blockcache_slot_free(struct bs_blockcache *c, struct bs_block *b)

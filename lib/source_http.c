@@ -1022,6 +1022,20 @@ static int sink_cached(struct hsrc *h, struct sink *k, size_t done,
 	return 1;
 }
 
+/* [in, in+take) of @seg, a slot a fetch still holds, into the sink: 1,
+ * or 0 on a failed read or when out of pieces. */
+static int sink_slot(struct hsrc *h, struct sink *k, size_t done,
+		     struct bs_block *seg, size_t in, size_t take)
+{
+	if (k->buf)
+		return bs_blockcache_slot_read(h->cache, seg, in,
+					       k->buf + done, take) == 0;
+	if (k->n == k->max)
+		return 0;
+	bs_blockcache_pin_slot(h->cache, seg, in, take, &k->pc[k->n++]);
+	return 1;
+}
+
 /*
  * [off, off+len) of @j, which has those bytes, into the sink; stops
  * early at a block the cache already evicted.  Needs a reference to @j
@@ -1030,27 +1044,17 @@ static int sink_cached(struct hsrc *h, struct sink *k, size_t done,
 static size_t job_copy(struct hsrc *h, struct job *j, struct sink *k,
 		       uint64_t off, size_t len)
 {
-	size_t B = h->block, done = 0, end = len;
+	size_t B = h->block, done = 0;
 
-	while (done < end) {
+	while (done < len) {
 		uint64_t pos = off + done;
 		size_t in = (size_t)(pos % B), take = B - in;
 		struct bs_block *seg = j->seg[pos / B - j->first];
-		if (take > end - done)
-			take = end - done;
-		if (!seg) {
-			if (!sink_cached(h, k, done, pos / B, in, take))
-				break;
-		} else if (k->buf) {
-			if (bs_blockcache_slot_read(h->cache, seg, in,
-						    k->buf + done, take) < 0)
-				break;
-		} else {
-			if (k->n == k->max)
-				break;
-			bs_blockcache_pin_slot(h->cache, seg, in, take,
-					       &k->pc[k->n++]);
-		}
+		if (take > len - done)
+			take = len - done;
+		if (!(seg ? sink_slot(h, k, done, seg, in, take) :
+			    sink_cached(h, k, done, pos / B, in, take)))
+			break;
 		done += take;
 	}
 	return done;
