@@ -69,6 +69,12 @@ class Bsfs:
         if asan:
             exe = asan_binpath("bootshelf-fs")
             assert exe, "no ASan build: run 'make unit-asan' first"
+        if user is not None:
+            # started as @user, who may not reach the checkout (a clone
+            # under a 0700 home or mktemp -d): run a copy beside MNT,
+            # whose directory the test made world-readable
+            exe = shutil.copy2(exe, os.path.join(os.path.dirname(mnt),
+                                                 os.path.basename(exe)))
         self.log = mnt + ".log"
         self.logf = open(self.log, "ab")
         self.start_at = self.logf.tell()
