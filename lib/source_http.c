@@ -559,7 +559,7 @@ static int status_errno(long status)
  */
 struct job {
 	struct hsrc *h;
-	struct job *next;	/* h->jobs, while running */
+	struct job *next;	/* h->jobs, while running or read from */
 	uint64_t first;		/* first block */
 	size_t n;		/* blocks */
 	uint64_t start, end;	/* bytes [start, end) of the object */
@@ -597,7 +597,7 @@ struct hsrc {
 	size_t block;
 	pthread_mutex_t lock;	/* protects what follows, and jobs */
 	pthread_cond_t wake;	/* a job progressed or ended */
-	struct job *jobs;	/* running */
+	struct job *jobs;	/* running, or done and still read from */
 	int nrun;		/* jobs whose thread has not ended */
 	int closing;		/* the source is being freed */
 	struct stream streams[STREAMS];	/* sequential readers seen */
@@ -773,6 +773,16 @@ static int job_take(struct xfer *x, const char *p, size_t len)
 	return !closing;
 }
 
+/* Take @j off h->jobs if it is there (caller holds h->lock). */
+static void job_unlink(struct hsrc *h, struct job *j)
+{
+	for (struct job **pp = &h->jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+}
+
 /* Drop a reference (caller holds h->lock).  The last one of an ended
  * job gives the blocks still held to the cache (or frees them after a
  * failure) and frees the job. */
@@ -780,6 +790,7 @@ static void job_put(struct job *j)
 {
 	if (--j->refs || j->state == 0)
 		return;
+	job_unlink(j->h, j);
 	for (size_t k = 0; k < j->n; k++) {
 		if (j->seg[k] && j->state > 0)
 			job_hand(j, k);
@@ -835,12 +846,13 @@ static void job_run(struct job *j)
 	} else {
 		j->state = -EIO;
 		j->err = err;
+		/* the next read asks again */
+		job_unlink(h, j);
 	}
-	for (struct job **pp = &h->jobs; *pp; pp = &(*pp)->next)
-		if (*pp == j) {
-			*pp = j->next;
-			break;
-		}
+	/* A done job that readers still copy from holds its last blocks
+	 * until they let go: it stays findable until then, or a read of
+	 * those blocks would find them neither fetching nor cached and
+	 * fetch them again. */
 	job_put(j);
 	/* last: the source may be freed as soon as nrun is 0 */
 	h->nrun--;
