@@ -868,8 +868,9 @@ static void read_tree(fuse_req_t req, struct fh *h, size_t size, off_t off)
 			/* a remote ISO: spliced from its block cache */
 			size_t k = 0;
 			ssize_t r = bs_source_pin(ext[i].src, pos,
-						  (size_t)left, pc + npc,
-						  READ_MAX_BUFS - nb, &k);
+						  (size_t)left, ext[i].until,
+						  pc + npc, READ_MAX_BUFS - nb,
+						  &k);
 			if (r < 0) {
 				unpin_all(pc, psrc, npc);
 				fuse_reply_err(req, (int)-r);

@@ -231,6 +231,7 @@ size_t bs_blob_extents(const struct bs_blob *b, uint64_t off, size_t len,
 		e->fd = s->kind == BS_SEG_SOURCE ? s->src->fd : -1;
 		e->src = s->kind == BS_SEG_SOURCE ? s->src : NULL;
 		e->off = s->kind == BS_SEG_SOURCE ? s->off + in : 0;
+		e->until = s->kind == BS_SEG_SOURCE ? s->off + s->len : 0;
 		e->bytes = s->kind == BS_SEG_BYTES ? s->bytes + in : NULL;
 		done += (size_t)take;
 	}
@@ -258,7 +259,9 @@ ssize_t bs_blob_read(const struct bs_blob *b, void *buf, size_t len,
 			take = len - done;
 		switch (s->kind) {
 		case BS_SEG_SOURCE:
-			n = bs_source_pread(s->src, dst, take, s->off + in);
+			n = bs_source_pread_until(s->src, dst, take,
+						  s->off + in,
+						  s->off + s->len);
 			if (n < 0)
 				return n;
 			/* A short read means the ISO shrank: never pad

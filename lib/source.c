@@ -107,11 +107,18 @@ void bs_source_unref(struct bs_source *s)
 ssize_t bs_source_pread(struct bs_source *s, void *buf, size_t len,
 			uint64_t off)
 {
+	return bs_source_pread_until(s, buf, len, off, UINT64_MAX);
+}
+
+ssize_t bs_source_pread_until(struct bs_source *s, void *buf, size_t len,
+			      uint64_t off, uint64_t until)
+{
 	size_t done = 0;
 
 	while (done < len) {
 		ssize_t n = s->ops ? s->ops->pread(s, (char *)buf + done,
-						   len - done, off + done) :
+						   len - done, off + done,
+						   until) :
 			pread(s->fd, (char *)buf + done, len - done,
 				  (off_t)(off + done));
 		if (n < 0) {
@@ -129,7 +136,8 @@ ssize_t bs_source_pread(struct bs_source *s, void *buf, size_t len,
 }
 
 ssize_t bs_source_pin(struct bs_source *s, uint64_t off, size_t len,
-		      struct bs_piece *out, size_t max, size_t *n)
+		      uint64_t until, struct bs_piece *out, size_t max,
+		      size_t *n)
 {
 	size_t done = 0;
 
@@ -138,8 +146,8 @@ ssize_t bs_source_pin(struct bs_source *s, uint64_t off, size_t len,
 		return -ENOTSUP;
 	while (done < len && *n < max) {
 		size_t k = 0;
-		ssize_t r = s->ops->pin(s, off + done, len - done, out + *n,
-					max - *n, &k);
+		ssize_t r = s->ops->pin(s, off + done, len - done, until,
+					out + *n, max - *n, &k);
 
 		if (r < 0) {
 			bs_source_unpin(s, out, *n);

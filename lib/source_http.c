@@ -961,13 +961,15 @@ static struct stream *stream_of(struct hsrc *h, uint64_t off, size_t len)
 
 /*
  * Note a read of [off, off+len) and keep its stream's read-ahead going:
- * up to s->ra beyond it is fetched, in ranges of at least half that, so
- * one request follows the other without a gap while the reader copies.
- * Caller holds h->lock.
+ * up to s->ra beyond it, but not past @until (where the file being read
+ * ends: the bytes after a kernel are some other file's), is fetched, in
+ * ranges of at least half that, so one request follows the other
+ * without a gap while the reader copies.  Caller holds h->lock.
  */
-static void read_ahead(struct hsrc *h, uint64_t off, size_t len)
+static void read_ahead(struct hsrc *h, uint64_t off, size_t len,
+		       uint64_t until)
 {
-	uint64_t B = h->block, end = off + len, target;
+	uint64_t B = h->block, end = off + len, target, last;
 	struct stream *s = stream_of(h, off, len);
 	int nstreams = 0;
 	size_t n;
@@ -982,13 +984,14 @@ static void read_ahead(struct hsrc *h, uint64_t off, size_t len)
 	}
 	if (s->front < off)
 		s->front = off / B * B;
-	target = end + s->ra;
-	if (target > h->size)
-		target = h->size;
+	last = until < h->size ? until : h->size;
+	if (last < end)
+		last = end;
+	target = end + s->ra < last ? end + s->ra : last;
 	/* one range at a time ahead of the one being read */
 	for (int i = 0; i < 4 && s->front < target &&
 	     (s->front < end || target - s->front >= s->ra / 2 ||
-	      target == h->size) && h->nrun < JOBS_RA * nstreams &&
+	      target == last) && h->nrun < JOBS_RA * nstreams &&
 	     h->nrun < JOBS_MAX; i++) {
 		uint64_t b = s->front / B;
 		struct job *j = job_find(h, b);
@@ -1072,10 +1075,11 @@ static size_t job_copy(struct hsrc *h, struct job *j, struct sink *k,
 	return done;
 }
 
-/* Read (or pin) from @off: bytes done, from the cache first, else from
- * the fetch that brings them. */
+/* Read (or pin) from @off, for a reader whose file ends at @until:
+ * bytes done, from the cache first, else from the fetch that brings
+ * them. */
 static ssize_t http_get(struct hsrc *h, struct sink *k, size_t len,
-			uint64_t off)
+			uint64_t off, uint64_t until)
 {
 	size_t B = h->block, done, need;
 	uint64_t b, want;
@@ -1097,7 +1101,7 @@ again:
 		done += take;
 	}
 	pthread_mutex_lock(&h->lock);
-	read_ahead(h, off, len);
+	read_ahead(h, off, len, until);
 	if (done || (!k->buf && k->n == k->max)) {
 		pthread_mutex_unlock(&h->lock);
 		return (ssize_t)done;	/* the caller asks again for more */
@@ -1149,18 +1153,19 @@ wait:
 }
 
 static ssize_t http_pread(struct bs_source *s, void *buf, size_t len,
-			  uint64_t off)
+			  uint64_t off, uint64_t until)
 {
 	struct sink k = { .buf = buf };
 
-	return http_get(s->priv, &k, len, off);
+	return http_get(s->priv, &k, len, off, until);
 }
 
 static ssize_t http_pin(struct bs_source *s, uint64_t off, size_t len,
-			struct bs_piece *out, size_t max, size_t *n)
+			uint64_t until, struct bs_piece *out, size_t max,
+			size_t *n)
 {
 	struct sink k = { .pc = out, .max = max };
-	ssize_t r = http_get(s->priv, &k, len, off);
+	ssize_t r = http_get(s->priv, &k, len, off, until);
 
 	*n = k.n;
 	return r;

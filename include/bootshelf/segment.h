@@ -48,6 +48,7 @@ struct bs_extent {
 				   (-1: pin pieces of src instead) */
 	struct bs_source *src;	/* SOURCE: borrowed */
 	uint64_t off;		/* SOURCE: offset in fd */
+	uint64_t until;		/* SOURCE: where its segment ends there */
 	const uint8_t *bytes;	/* BYTES: borrowed */
 };
 

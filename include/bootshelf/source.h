@@ -37,14 +37,17 @@ struct bs_piece {
 /* How a non-file source reads.  Local files leave ops NULL and are read
  * with pread on fd. */
 struct bs_source_ops {
-	/* Read up to @len bytes at @off: bytes read, 0 at end, -errno. */
+	/* Read up to @len bytes at @off: bytes read, 0 at end, -errno.
+	 * @until: where the file being read ends in the source (a source
+	 * that reads ahead stops there); UINT64_MAX when unknown. */
 	ssize_t (*pread)(struct bs_source *s, void *buf, size_t len,
-			 uint64_t off);
+			 uint64_t off, uint64_t until);
 	/* Optional: hold [off, off+len) in place as up to @max pieces
 	 * (*n set): bytes held from @off on (maybe fewer than @len: ask
-	 * again for the rest), 0 at end, -errno. */
+	 * again for the rest), 0 at end, -errno.  @until as for pread. */
 	ssize_t (*pin)(struct bs_source *s, uint64_t off, size_t len,
-		       struct bs_piece *out, size_t max, size_t *n);
+		       uint64_t until, struct bs_piece *out, size_t max,
+		       size_t *n);
 	void (*unpin)(struct bs_source *s, struct bs_piece *p, size_t n);
 	/* Identity of the object now (for change detection). */
 	int (*stat)(struct bs_source *s, struct bs_source_id *id);
@@ -93,13 +96,23 @@ ssize_t bs_source_pread(struct bs_source *s, void *buf, size_t len,
 			uint64_t off);
 
 /**
+ * bs_source_pread() of a reader whose file ends at @until in the source
+ * (a remote source reads ahead no further: the bytes after a kernel are
+ * not the kernel's).  @until >= off + len.
+ */
+ssize_t bs_source_pread_until(struct bs_source *s, void *buf, size_t len,
+			      uint64_t off, uint64_t until);
+
+/**
  * Hold [off, off+len) of a source without a file descriptor in place, for
- * a zero-copy send: pieces appended to @out (*n of at most @max).
+ * a zero-copy send: pieces appended to @out (*n of at most @max).  @until
+ * as for bs_source_pread_until().
  * @ret bytes held (fewer than @len when @max ran out or at the end),
  *      -ENOTSUP when the source cannot, -errno; on error nothing is held
  */
 ssize_t bs_source_pin(struct bs_source *s, uint64_t off, size_t len,
-		      struct bs_piece *out, size_t max, size_t *n);
+		      uint64_t until, struct bs_piece *out, size_t max,
+		      size_t *n);
 void bs_source_unpin(struct bs_source *s, struct bs_piece *p, size_t n);
 
 /* Identity of the file now at @path (stat, not the open fd). */

@@ -22,8 +22,9 @@ struct mem {
 };
 
 static ssize_t mem_pread(struct bs_source *s, void *buf, size_t len,
-			 uint64_t off)
+			 uint64_t off, uint64_t until)
 {
+	(void)until;
 	const struct mem *m = s->priv;
 	if (off >= m->n)
 		return 0;

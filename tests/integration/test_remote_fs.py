@@ -225,6 +225,40 @@ def test_two_streams_keep_their_read_ahead(tmp_path):
         assert len(gets) <= 24, (len(gets), [e[4] for e in gets])
 
 
+def test_read_ahead_stays_in_the_file(tmp_path):
+    """Read-ahead fetches the file being read and stops at its end (the
+    bytes after a kernel are another file's, and a short kernel would
+    otherwise cost as much again), and no range is fetched twice (a
+    fetch that ended while its reader still copied from it once looked
+    neither fetching nor cached, and its last blocks were fetched
+    again)."""
+    B = MiB
+    with remote_mount(tmp_path, "e", 13, kernel=6 * MiB + 5,
+                      initrd=20 * MiB + 3, squash=20 * MiB) as (ref, ng, m):
+        iso = read(ref["iso"])
+        for rel in (KERNEL, "images/pxeboot/initrd.img",
+                    "LiveOS/squashfs.img"):
+            want = ref["files"][rel]
+            off = iso.find(want)
+            assert off > 0 and iso[off:off + len(want)] == want
+            first, last = off // B, (off + len(want) - 1) // B
+            ng.clear_log()
+            assert read(os.path.join(m, "boot", "e", "iso", rel)) == want
+            ng.settle()
+            seen = []
+            for e in ng.log():
+                assert e[0] == "GET", e
+                lo, hi = (int(x) for x in e[4].split("=")[1].split("-"))
+                assert first * B <= lo and hi < (last + 1) * B, \
+                    (rel, "fetched %d-%d, file in blocks %d-%d" %
+                     (lo, hi, first, last))
+                for a, b in seen:
+                    assert hi < a or lo > b, (rel, "fetched twice",
+                                              (lo, hi), (a, b))
+                seen.append((lo, hi))
+            assert seen, rel
+
+
 def test_replaced_object_reload(setup):
     d, ref, ng, cat, fs = setup
     boot = os.path.join(fs.mnt, "boot", "x")

@@ -24,9 +24,10 @@
 
 #include "isocache_i.h"
 
-static ssize_t no_read(struct bs_source *s, void *b, size_t l, uint64_t o)
+static ssize_t no_read(struct bs_source *s, void *b, size_t l, uint64_t o,
+		       uint64_t u)
 {
-	(void)s; (void)b; (void)l; (void)o;
+	(void)s; (void)b; (void)l; (void)o; (void)u;
 	return -EIO;
 }
 
