@@ -542,10 +542,16 @@ void bs_blockcache_get_stats(struct bs_blockcache *c,
 	pthread_mutex_unlock(&c->lock);
 }
 
+uint64_t bs_blockcache_cap(struct bs_blockcache *c)
+{
+	return __atomic_load_n(&c->cap, __ATOMIC_RELAXED);
+}
+
 void bs_blockcache_set_cap(struct bs_blockcache *c, uint64_t cap)
 {
 	pthread_mutex_lock(&c->lock);
-	c->cap = cap < c->block ? c->block : cap;
+	__atomic_store_n(&c->cap, cap < c->block ? c->block : cap,
+			 __ATOMIC_RELAXED);
 	while (c->st.bytes > c->cap && c->tail) {
 		drop(c, c->tail);
 		c->st.evictions++;

@@ -959,6 +959,18 @@ static struct stream *stream_of(struct hsrc *h, uint64_t off, size_t len)
 	return NULL;
 }
 
+/* Most bytes one stream reads ahead: the configured window, but at most
+ * a quarter of the cache, so that the windows of a few streams fit in it
+ * beside what their readers are copying (a window larger than the cache
+ * evicts its own blocks before they are read, and fetches them again). */
+static uint64_t ra_max(struct hsrc *h)
+{
+	uint64_t q = bs_blockcache_cap(h->cache) / 4;
+
+	q = q < h->t.o.readahead ? q : h->t.o.readahead;
+	return q > h->block ? q : h->block;
+}
+
 /*
  * Note a read of [off, off+len) and keep its stream's read-ahead going:
  * up to s->ra beyond it, but not past @until (where the file being read
@@ -1010,8 +1022,7 @@ static void read_ahead(struct hsrc *h, uint64_t off, size_t len,
 			return;
 		s->front = (b + n) * B < h->size ? (b + n) * B : h->size;
 		/* the window doubles with every request it takes */
-		s->ra = s->ra * 2 < h->t.o.readahead ? s->ra * 2 :
-			h->t.o.readahead;
+		s->ra = s->ra * 2 < ra_max(h) ? s->ra * 2 : ra_max(h);
 	}
 }
 
@@ -1242,7 +1253,7 @@ void bs_remote_opts_default(struct bs_remote_opts *o)
 	o->timeout_ms = 30000;
 	o->retries = 2;
 	o->tls_verify = 1;
-	o->readahead = 8u << 20;
+	o->readahead = 16u << 20;
 }
 
 static const char *env(const char *name)

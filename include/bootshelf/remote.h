@@ -97,6 +97,8 @@ void bs_blockcache_get_stats(struct bs_blockcache *c,
 			     struct bs_blockcache_stats *st);
 /* Change the cap (evicting now if it shrank); at least one block. */
 void bs_blockcache_set_cap(struct bs_blockcache *c, uint64_t cap);
+/* The cap now (no lock). */
+uint64_t bs_blockcache_cap(struct bs_blockcache *c);
 
 /* The process-wide block cache used when bs_remote_opts.cache is NULL
  * (64 MiB until resized); NULL if it could not be made.  Never freed. */
@@ -113,7 +115,9 @@ struct bs_remote_opts {
 	int retries;			/* after the first try; default 2 */
 	int tls_verify;			/* default 1: peer and host name */
 	uint64_t readahead;		/* most bytes read ahead of a
-					   sequential reader; default 8 MiB */
+					   sequential reader; default
+					   16 MiB, at most a quarter of
+					   the cache */
 	struct bs_blockcache *cache;	/* borrowed; NULL = a process-wide
 					   64 MiB cache */
 	/* s3:// URLs (see bs_s3_prepare) */

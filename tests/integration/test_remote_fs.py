@@ -259,6 +259,36 @@ def test_read_ahead_stays_in_the_file(tmp_path):
             assert seen, rel
 
 
+def test_read_ahead_fits_a_small_cache(tmp_path):
+    """With a block cache smaller than the read-ahead window, a window
+    would evict its own blocks before the reader gets to them and fetch
+    them again: the window is bounded by a quarter of the cache, so a
+    sequential read fetches each block once."""
+    B = MiB
+    with remote_mount(tmp_path, "w", 17, "cache_size = 4M\n",
+                      kernel=MiB, initrd=MiB, squash=24 * MiB) as \
+            (ref, ng, m):
+        ng.clear_log()
+        want = ref["files"]["LiveOS/squashfs.img"]
+        got = []
+        with open(os.path.join(m, "boot", "w", "iso", "LiveOS",
+                               "squashfs.img"), "rb", buffering=0) as f:
+            while True:
+                c = f.read(128 * 1024)
+                if not c:
+                    break
+                got.append(c)
+                time.sleep(0.002)   # a reader slower than the network
+        assert b"".join(got) == want
+        ng.settle()
+        ranges = sorted(tuple(int(x) for x in e[4].split("=")[1].split("-"))
+                        for e in ng.log() if e[0] == "GET")
+        fetched = sum(hi - lo + 1 for lo, hi in ranges)
+        for (a, b), (c, d) in zip(ranges, ranges[1:]):
+            assert c > b, ("fetched twice", (a, b), (c, d))
+        assert fetched <= len(want) + 2 * B, (fetched, ranges)
+
+
 def test_replaced_object_reload(setup):
     d, ref, ng, cat, fs = setup
     boot = os.path.join(fs.mnt, "boot", "x")
