@@ -868,11 +868,14 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-/* The running job that fetches block @b (caller holds h->lock). */
+/* The job that fetches or holds block @b (caller holds h->lock).  A
+ * block it handed to the cache is the cache's: found there, or fetched
+ * again once evicted (were the job named for it, a reader would retry
+ * through the job for as long as other readers keep the job). */
 static struct job *job_find(struct hsrc *h, uint64_t b)
 {
 	for (struct job *j = h->jobs; j; j = j->next)
-		if (b >= j->first && b < j->first + j->n)
+		if (b >= j->first + j->handed && b < j->first + j->n)
 			return j;
 	return NULL;
 }
