@@ -542,7 +542,7 @@ void bs_blockcache_get_stats(struct bs_blockcache *c,
 	pthread_mutex_unlock(&c->lock);
 }
 
-uint64_t bs_blockcache_cap(struct bs_blockcache *c)
+uint64_t bs_blockcache_cap(const struct bs_blockcache *c)
 {
 	return __atomic_load_n(&c->cap, __ATOMIC_RELAXED);
 }

@@ -966,7 +966,7 @@ static struct stream *stream_of(struct hsrc *h, uint64_t off, size_t len)
  * a quarter of the cache, so that the windows of a few streams fit in it
  * beside what their readers are copying (a window larger than the cache
  * evicts its own blocks before they are read, and fetches them again). */
-static uint64_t ra_max(struct hsrc *h)
+static uint64_t ra_max(const struct hsrc *h)
 {
 	uint64_t q = bs_blockcache_cap(h->cache) / 4;
 
@@ -984,7 +984,7 @@ static uint64_t ra_max(struct hsrc *h)
 static void read_ahead(struct hsrc *h, uint64_t off, size_t len,
 		       uint64_t until)
 {
-	uint64_t B = h->block, end = off + len, target, last;
+	uint64_t B = h->block, end = off + len, target, last, max = ra_max(h);
 	struct stream *s = stream_of(h, off, len);
 	int nstreams = 0;
 	size_t n;
@@ -1025,7 +1025,7 @@ static void read_ahead(struct hsrc *h, uint64_t off, size_t len,
 			return;
 		s->front = (b + n) * B < h->size ? (b + n) * B : h->size;
 		/* the window doubles with every request it takes */
-		s->ra = s->ra * 2 < ra_max(h) ? s->ra * 2 : ra_max(h);
+		s->ra = s->ra * 2 < max ? s->ra * 2 : max;
 	}
 }
 

@@ -98,7 +98,7 @@ void bs_blockcache_get_stats(struct bs_blockcache *c,
 /* Change the cap (evicting now if it shrank); at least one block. */
 void bs_blockcache_set_cap(struct bs_blockcache *c, uint64_t cap);
 /* The cap now (no lock). */
-uint64_t bs_blockcache_cap(struct bs_blockcache *c);
+uint64_t bs_blockcache_cap(const struct bs_blockcache *c);
 
 /* The process-wide block cache used when bs_remote_opts.cache is NULL
  * (64 MiB until resized); NULL if it could not be made.  Never freed. */
